@@ -7,23 +7,23 @@ type Reason string
 
 // Rejections: records that were meant to be events but could not be decoded.
 const (
-	ReasonMalformedJSON      Reason = "malformed_json"       // not valid JSON, or the wrong JSON type
-	ReasonNoTime             Reason = "no_event_time"        // no eventTime (or flow start), never replaced by "now"
-	ReasonBadTime            Reason = "bad_event_time"       // eventTime present but not RFC 3339
-	ReasonNoPrincipal        Reason = "no_principal"         // no usable identity to attribute the record to
-	ReasonNoAction           Reason = "no_action"            // CloudTrail record without eventSource/eventName
-	ReasonDigestFile         Reason = "cloudtrail_digest"    // a CloudTrail digest file, not a log file
-	ReasonUnknownShape       Reason = "unknown_shape"        // JSON that is none of the CloudTrail shapes
-	ReasonBadFlowLine        Reason = "bad_flow_line"        // wrong field count, unparsable number or address
-	ReasonNoFlowFormat       Reason = "no_flow_format"       // a flow line with no header and no configured format
-	ReasonBadFlowFormat      Reason = "bad_flow_format"      // a header or format string with unknown fields
-	ReasonCorruptCompression Reason = "corrupt_compression"  // truncated or corrupt gzip
-	ReasonBadEncoding        Reason = "bad_encoding"         // bad base64 or similar transport encoding
-	ReasonRecordTooLarge     Reason = "record_too_large"     // a single record beyond the configured limit
-	ReasonReadError          Reason = "read_error"           // I/O failure reading a file or object
-	ReasonUnknownFormat      Reason = "unknown_format"       // neither CloudTrail nor a VPC flow log
-	ReasonLate               Reason = "late_event"           // older than the watermark allows (detection stage)
-	ReasonUnsupportedVersion Reason = "unsupported_version"  // a flow-log version or record version not understood
+	ReasonMalformedJSON      Reason = "malformed_json"        // not valid JSON, or the wrong JSON type
+	ReasonNoTime             Reason = "no_event_time"         // no eventTime (or flow start), never replaced by "now"
+	ReasonBadTime            Reason = "bad_event_time"        // eventTime present but not RFC 3339
+	ReasonNoPrincipal        Reason = "no_principal"          // no usable identity to attribute the record to
+	ReasonNoAction           Reason = "no_action"             // CloudTrail record without eventSource/eventName
+	ReasonDigestFile         Reason = "cloudtrail_digest"     // a CloudTrail digest file, not a log file
+	ReasonUnknownShape       Reason = "unknown_shape"         // JSON that is none of the CloudTrail shapes
+	ReasonBadFlowLine        Reason = "bad_flow_line"         // wrong field count, unparsable number or address
+	ReasonNoFlowFormat       Reason = "no_flow_format"        // a flow line with no header and no configured format
+	ReasonBadFlowFormat      Reason = "bad_flow_format"       // a header or format string with unknown fields
+	ReasonCorruptCompression Reason = "corrupt_compression"   // truncated or corrupt gzip
+	ReasonBadEncoding        Reason = "bad_encoding"          // bad base64 or similar transport encoding
+	ReasonRecordTooLarge     Reason = "record_too_large"      // a single record beyond the configured limit
+	ReasonReadError          Reason = "read_error"            // I/O failure reading a file or object
+	ReasonUnknownFormat      Reason = "unknown_format"        // neither CloudTrail nor a VPC flow log
+	ReasonLate               Reason = "late_event"            // older than the watermark allows (detection stage)
+	ReasonUnsupportedVersion Reason = "unsupported_version"   // a flow-log version or record version not understood
 	ReasonTruncatedStream    Reason = "truncated_json_stream" // a Records array cut off before its end
 )
 
