@@ -1,10 +1,8 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -12,26 +10,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-)
 
-// newFakeS3 starts an in-process S3 (gofakes3) and a real SDK client for it.
-func newFakeS3(t *testing.T) *s3.Client {
-	t.Helper()
-	faker := gofakes3.New(s3mem.New())
-	ts := httptest.NewServer(faker.Server())
-	t.Cleanup(ts.Close)
-	return s3.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	}, func(o *s3.Options) {
-		o.UsePathStyle = true
-		o.BaseEndpoint = aws.String(ts.URL)
-	})
-}
+	"github.com/trailwatch/trailwatch/internal/testutil"
+)
 
 // recordingS3 remembers every prefix listed, to prove that a time range does
 // not list the whole bucket.
@@ -49,18 +31,7 @@ func (r *recordingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Inp
 }
 
 func putObjects(t *testing.T, c *s3.Client, bucket string, keys []string) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if _, err := c.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader([]byte("body of " + k)),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.PutObjects(t, c, bucket, keys, func(k string) []byte { return []byte("body of " + k) })
 }
 
 // trailKeys lays out CloudTrail files the way CloudTrail does: two accounts
@@ -86,7 +57,7 @@ func trailKeys() []string {
 }
 
 func TestS3UnitsRangeUsesKeyLayout(t *testing.T) {
-	c := newFakeS3(t)
+	c := testutil.NewFakeS3(t)
 	putObjects(t, c, "logs", trailKeys())
 	rec := &recordingS3{S3API: c}
 	from := time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -134,7 +105,7 @@ func TestS3UnitsRangeUsesKeyLayout(t *testing.T) {
 }
 
 func TestS3UnitsNoRangeListsAllSorted(t *testing.T) {
-	c := newFakeS3(t)
+	c := testutil.NewFakeS3(t)
 	keys := trailKeys()
 	putObjects(t, c, "all", keys)
 	units, err := S3Units(context.Background(), c, "s3://all/trails/AWSLogs/111122223333/", S3Range{})
