@@ -160,3 +160,26 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+func TestSortByKeyTime(t *testing.T) {
+	names := []string{
+		"-",
+		"d/AWSLogs/2/CloudTrail/us-east-1/2025/01/01/2_CloudTrail_us-east-1_20250101T0010Z_a.json.gz",
+		"d/AWSLogs/1/CloudTrail/us-east-1/2025/01/01/1_CloudTrail_us-east-1_20250101T0015Z_a.json.gz",
+		"d/extra.json",
+		"d/AWSLogs/1/CloudTrail/eu-west-1/2025/01/01/1_CloudTrail_eu-west-1_20250101T0010Z_a.json.gz",
+	}
+	var us []Unit
+	for _, n := range names {
+		us = append(us, Unit{Name: n})
+	}
+	SortByKeyTime(us)
+	var got []string
+	for _, u := range us {
+		got = append(got, u.Name)
+	}
+	want := []string{names[0], names[3], names[4], names[1], names[2]}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("order:\n%s", strings.Join(got, "\n"))
+	}
+}

@@ -242,3 +242,27 @@ func (w *s3Walker) unit(key string, size int64) Unit {
 		},
 	}
 }
+
+// SortByKeyTime orders units by the delivery time in their AWS log file name
+// (see KeyTime), then by name. Logs of many accounts and regions laid out by
+// path would otherwise be read a whole account or region at a time, running
+// the watermark ahead of the others and making their events late. Units
+// without a time in their name keep their relative order, before the rest.
+func SortByKeyTime(units []Unit) {
+	times := make(map[string]time.Time, len(units))
+	for _, u := range units {
+		if t, ok := KeyTime(u.Name); ok {
+			times[u.Name] = t
+		}
+	}
+	sort.SliceStable(units, func(i, j int) bool {
+		ti, tj := times[units[i].Name], times[units[j].Name]
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		if ti.IsZero() {
+			return false // both untimed: keep the given order
+		}
+		return units[i].Name < units[j].Name
+	})
+}
