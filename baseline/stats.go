@@ -58,21 +58,65 @@ func NewDecay(halfLife, window time.Duration) Decay {
 	return Decay{Beta: math.Exp2(-float64(window) / float64(halfLife))}
 }
 
+// beta returns Beta clamped to [0, 1]; NaN means no forgetting.
+func (d Decay) beta() float64 {
+	switch b := d.Beta; {
+	case b >= 0 && b <= 1:
+		return b
+	case b < 0:
+		return 0
+	default: // > 1 or NaN
+		return 1
+	}
+}
+
+// zeroWeights returns, for k >= 1 zero-valued windows appended to a series,
+// b = Beta^k (the factor by which the older observations decay) and
+// z = Beta^0 + ... + Beta^(k-1) = (1-Beta^k)/(1-Beta) (the zeros' total weight).
+//
+// With t = k·ln Beta, b = exp(t) and z = -expm1(t)/(1-Beta). For Beta close
+// to 1 (a 7-day half-life over 1-minute windows gives 1-Beta = 6.9e-5) the
+// direct (1-b)/(1-Beta) would lose about half of the significant digits to
+// cancellation; 1-Beta itself is exact (Sterbenz) and ln Beta is computed as
+// log1p(Beta-1), so z keeps full relative precision for every k, and b is
+// within about |t|·2^-52 (math.Pow is worse here: up to 1e-8 relative for
+// exponents near 1e9). For huge k, b underflows to 0 and z tends to
+// 1/(1-Beta), as it should.
+func (d Decay) zeroWeights(k int64) (b, z float64) {
+	beta := d.beta()
+	switch {
+	case beta == 1:
+		return 1, float64(k)
+	case beta == 0:
+		return 0, 1
+	}
+	t := float64(k) * math.Log1p(beta-1)
+	return math.Exp(t), -math.Expm1(t) / (1 - beta)
+}
+
 // Stats is an exponentially weighted mean and variance over a sequence of
 // per-window values, one per window since the principal was first seen.
 // Windows in which the principal was idle count as zeros, folded in closed
 // form when the next value arrives (or when a view is taken), so an idle
 // principal costs nothing per window.
 //
+// The observation of window i, seen from window Last, weighs Beta^(Last-i),
+// so the newest always weighs 1 and Weight = sum of Beta^age. Mean is the
+// weighted mean and M2 the weighted sum of squared deviations from it, so
+// M2/Weight is the weighted population variance.
+//
 // The update is West's weighted incremental algorithm (a weighted Welford)
 // with weights decaying by Beta per window; it never subtracts large sums, so
-// it stays accurate over long series.
+// it stays accurate over long series. Every operation is deterministic: the
+// same calls give bit-identical results (explicit float64 conversions stop
+// the compiler from fusing multiply-adds on architectures that have FMA).
 type Stats struct {
 	Weight  float64 // total weight of the observations, sum of Beta^age
 	Mean    float64 // weighted mean
 	M2      float64 // weighted sum of squared deviations from Mean
 	Windows uint32  // number of windows observed, idle ones included (saturates)
 	Last    int64   // index of the newest window folded in
+	Newest  float64 // value of window Last (0 when Last was an idle window folded as zero)
 }
 
 // Empty reports whether nothing has been observed.
@@ -84,7 +128,7 @@ func (s *Stats) Variance() float64 {
 		return 0
 	}
 	v := s.M2 / s.Weight
-	if v < 0 {
+	if v < 0 || v != v {
 		return 0
 	}
 	return v
@@ -93,40 +137,68 @@ func (s *Stats) Variance() float64 {
 // StdDev is the square root of Variance.
 func (s *Stats) StdDev() float64 { return math.Sqrt(s.Variance()) }
 
-// Observe folds the value x of window w. Windows between the last observed
-// one and w are folded as zeros first. Windows must be observed in increasing
-// order; an observation for a window at or before Last is added to the
-// newest window's value instead, which keeps the statistics well-defined
-// (callers close windows in order, so this only happens after a restore).
+// Observe folds the value x of window w.
+//
+// For w > Last, the windows strictly between Last and w are folded as zeros
+// first (in closed form), then x is folded as window w's value.
+//
+// For w <= Last (a value that arrives after its window was folded in), x is
+// added to the value of window Last: the result is exactly what Observe would
+// have produced had window Last's value been larger by x (Windows and Last do
+// not change). The value keeps its weight in the baseline, dated to the newest
+// window rather than its own, because the older windows' individual values are
+// not kept. The store only does this for events that reach it after their
+// window was closed; the detection stage closes windows in order and drops
+// such events before they get here.
 func (s *Stats) Observe(d Decay, w int64, x float64) {
 	if s.Windows == 0 {
-		*s = Stats{Weight: 1, Mean: x, Windows: 1, Last: w}
+		*s = Stats{Weight: 1, Mean: x, Windows: 1, Last: w, Newest: x}
 		return
 	}
 	if w <= s.Last {
-		// Fold into the newest window: equivalent to that window's value
-		// having been larger by x.
-		delta := x / s.Weight
-		s.Mean += delta
-		s.M2 += x * (x - delta) // keeps M2 >= 0; an approximation used only on restore races
+		s.addToNewest(x)
 		return
 	}
 	if gap := w - s.Last - 1; gap > 0 {
 		s.foldZeros(d, gap)
 	}
-	s.Weight *= d.Beta
-	s.M2 *= d.Beta
-	s.Weight++
+	s.step(d.beta(), w, x)
+}
+
+// step folds x as the value of window w = Last+1 (any idle gap already
+// folded): older weights decay by beta and x joins with weight 1.
+func (s *Stats) step(beta float64, w int64, x float64) {
+	s.Weight = float64(s.Weight*beta) + 1
 	delta := x - s.Mean
 	s.Mean += delta / s.Weight
-	s.M2 += delta * (x - s.Mean)
+	s.M2 = float64(s.M2*beta) + float64(delta*(x-s.Mean))
+	s.Newest = x
 	s.incWindows(1)
 	s.Last = w
 }
 
+// addToNewest changes window Last's value from Newest to Newest+x. That
+// observation weighs 1, so with m the old mean and W the weight:
+//
+//	mean' = m + x/W
+//	M2'   = M2 + x·(Newest-m) + x·(Newest+x-mean')
+//
+// (the change of sum w·v² - W·mean², written Welford-style so that no large
+// sums are subtracted).
+func (s *Stats) addToNewest(x float64) {
+	m := s.Mean
+	s.Mean = m + x/s.Weight
+	s.M2 += float64(x*(s.Newest-m)) + float64(x*(s.Newest+x-s.Mean))
+	if s.M2 < 0 {
+		s.M2 = 0 // rounding only; M2 is a sum of squares
+	}
+	s.Newest += x
+}
+
 // At returns the statistics as they stand when window w opens: every window
 // before w that was not observed is folded as a zero. The receiver is not
-// changed.
+// changed. For w <= Last+1 it returns s as is, so At is idempotent and
+// At(w) followed by Observe(w, x) is bit-identical to Observe(w, x).
 func (s Stats) At(d Decay, w int64) Stats {
 	if s.Windows == 0 {
 		return s
@@ -137,33 +209,41 @@ func (s Stats) At(d Decay, w int64) Stats {
 	return s
 }
 
-// foldZeros folds k consecutive zero-valued windows after Last in closed form.
-// The k zeros weigh Beta^0..Beta^(k-1) relative to the newest; the existing
-// observations decay by Beta^k; the two groups merge by Chan's formula.
+// foldZeros folds k >= 1 consecutive zero-valued windows after Last in closed
+// form. The k zeros, weighing Beta^0..Beta^(k-1) relative to the newest, form
+// a group of weight z, mean 0 and no spread; the existing observations decay
+// by b = Beta^k to weight a = b·Weight with unchanged mean m and M2 scaled by
+// b. Chan's parallel merge of the two groups gives
+//
+//	Weight' = a + z
+//	Mean'   = a·m / (a+z)
+//	M2'     = b·M2 + (a·z/(a+z))·m²
+//
+// which equals folding the k zeros one by one (up to rounding) in O(1).
 func (s *Stats) foldZeros(d Decay, k int64) {
-	var b, z float64
-	if d.Beta >= 1 {
-		b, z = 1, float64(k)
-	} else {
-		b = math.Pow(d.Beta, float64(k))
-		z = -math.Expm1(float64(k)*math.Log(d.Beta)) / (1 - d.Beta) // (1-b)/(1-Beta), accurate for b near 1
-	}
-	a := b * s.Weight
+	b, z := d.zeroWeights(k)
+	s.applyZeros(b, z, k)
+}
+
+// applyZeros is foldZeros with the weights precomputed, so that the store can
+// share one zeroWeights call among the metrics of a principal.
+func (s *Stats) applyZeros(b, z float64, k int64) {
+	a := float64(b * s.Weight)
 	tot := a + z
-	if tot <= 0 || math.IsInf(tot, 0) {
-		return
-	}
 	m := s.Mean
-	s.Mean = a * m / tot
-	s.M2 = b*s.M2 + a*z/tot*m*m
-	s.Weight = tot
+	if tot > 0 && !math.IsInf(tot, 0) {
+		s.Mean = float64(a*m) / tot
+		s.M2 = float64(b*s.M2) + float64(float64(a*z)/tot*m)*m
+		s.Weight = tot
+	}
+	s.Newest = 0
 	s.incWindows(k)
 	s.Last += k
 }
 
 func (s *Stats) incWindows(k int64) {
 	n := int64(s.Windows) + k
-	if n > math.MaxUint32 {
+	if n > math.MaxUint32 || n < 0 {
 		n = math.MaxUint32
 	}
 	s.Windows = uint32(n)

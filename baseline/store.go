@@ -1,9 +1,14 @@
 package baseline
 
 import (
-	"github.com/cespare/xxhash/v2"
+	"math"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Meta is what the store keeps about a principal besides its numbers: enough
@@ -18,13 +23,20 @@ type Options struct {
 	Shards        int           // logical shards, a power of two; default 256. Fixed for the life of the data: it decides routing
 	Window        time.Duration // window length; default 1m
 	HalfLife      time.Duration // baseline half-life; default 7 days
-	MaxPrincipals int           // cap on tracked principals; 0 means 1,000,000
-	IdleTTL       time.Duration // forget a principal idle this long; 0 means 30 days
+	MaxPrincipals int           // cap on tracked principals; 0 means 1,000,000 (enforced per shard, see Store)
+	IdleTTL       time.Duration // forget a principal idle this long in event time; 0 means 30 days
 }
+
+// maxShards bounds Options.Shards so that a shard index fits the snapshot
+// format and a typo cannot allocate gigabytes of empty shards.
+const maxShards = 1 << 16
 
 func (o *Options) defaults() {
 	if o.Shards <= 0 {
 		o.Shards = 256
+	}
+	if o.Shards > maxShards {
+		o.Shards = maxShards
 	}
 	if o.Shards&(o.Shards-1) != 0 {
 		n := 1
@@ -55,6 +67,16 @@ type Observation struct {
 	Baseline [NumMetrics]Stats // Stats.At(window) per metric
 	Meta     Meta              //
 	New      bool              // the principal was not tracked before this call
+	// Late is set when Window is at or before the newest window already
+	// folded into the baseline: the values will be added to that newest
+	// window when Window closes (see Stats.Observe), and Baseline already
+	// covers Window.
+	Late bool
+	// Rejected is set when nothing was recorded: the key or account is
+	// longer than MaxKeyLen, or the principal was not tracked, its shard is
+	// at its cap and every principal in the shard has an open window (none
+	// may be evicted). Counted in StoreStats.Rejected.
+	Rejected bool
 }
 
 // Closed is one principal's finished window, as handed to CloseWindow's callback.
@@ -63,31 +85,86 @@ type Closed struct {
 	Meta   Meta
 	Window int64
 	Values Values
-	Before [NumMetrics]Stats // baseline before this window's values were folded in
+	Before [NumMetrics]Stats // baseline before this window's values were folded in, as of Window (Stats.At)
+	Late   bool              // Window was at or before the newest window already folded in (see Observation.Late)
+}
+
+// StoreStats are the store's counters, for the metrics package. They are
+// summed over per-shard counters when read, without taking shard locks, so a
+// reading is not one instant across shards.
+type StoreStats struct {
+	Tracked    int64 // principals tracked now
+	Open       int64 // principals with at least one open window now
+	Updates    int64 // Add calls that recorded something
+	Late       int64 // Add calls for a window already folded in
+	Rejected   int64 // Add calls that recorded nothing (Observation.Rejected)
+	EvictedTTL int64 // principals forgotten after IdleTTL without activity
+	EvictedCap int64 // principals evicted to admit a new one at the cap
+	Bytes      int64 // estimate of the heap held by tracked principals
 }
 
 // Store keeps per-principal baselines and open-window accumulators, split into
-// a fixed number of logical shards by a hash of the principal key. Callers
-// that need determinism route every principal's updates through one goroutine
-// per shard (ShardOf); the store is safe for concurrent use either way.
+// a fixed number of logical shards by a fixed hash (xxhash64) of the principal
+// key, each with its own lock on its own cache lines. Callers that need
+// determinism route every principal's updates through one goroutine per
+// shard group (ShardOf); the store is safe for concurrent use either way.
+//
+// Memory is bounded by Options.MaxPrincipals, enforced per shard as
+// max(1, MaxPrincipals/Shards) so that which principal is evicted depends only
+// on the shard's own input (a global count would depend on the interleaving of
+// shards and break replays), and by Options.IdleTTL, swept a bounded slice of
+// the shard per CloseWindow.
 type Store struct {
-	opts   Options
-	decay  Decay
-	shards []shard
+	opts     Options
+	decay    Decay
+	shardCap int   // principals per shard
+	ttlWin   int64 // a principal idle for more than this many windows is forgotten
+	mask     uint64
+	shards   []shard
 }
+
+const cacheLine = 64
+
+// MaxKeyLen is the longest principal key or account Add accepts. IAM ARNs
+// are at most 2048 bytes; the bound keeps a hostile or broken input from
+// pinning unbounded memory and bounds what a snapshot reader allocates.
+const MaxKeyLen = 1 << 16
 
 type shard struct {
-	mu      sync.Mutex
-	entries map[string]*entry
-	open    []*entry // entries with at least one open window, in order of first activity
-	_       [64]byte // keep neighbouring shard locks off one cache line
+	shardData
+	// Pad to a multiple of two cache lines (adjacent-line prefetch pairs
+	// them) so that neighbouring shards' locks and counters never share one.
+	_ [(2*cacheLine - unsafe.Sizeof(shardData{})%(2*cacheLine)) % (2 * cacheLine)]byte
 }
 
+type shardData struct {
+	mu      sync.Mutex
+	entries map[uint64]*entry // by xxhash64 of the key (computed anyway for routing); collisions chain through entry.next
+	all     []*entry          // every tracked entry; entry.pos is its index. Sampled for eviction, walked by the TTL sweep
+	open    []*entry          // entries with at least one open window, in order of first activity
+	rng     uint64            // splitmix64 state for eviction sampling; deterministic per shard
+	cursor  int               // TTL sweep position in all
+	passLen int               // len(all) when the current sweep pass began
+
+	// Counters: written only under mu by the shard's owner, read with atomic
+	// loads by Stats without the lock. Never shared between shards.
+	tracked, openN, updates, late, rejected, evTTL, evCap, bytes atomic.Int64
+}
+
+// entry is one principal. Its three metrics share the window bookkeeping
+// (they are always folded together), so their statistics are stored packed.
 type entry struct {
-	meta   Meta
-	stats  [NumMetrics]Stats
-	wins   []openWindow // open windows, oldest first
-	isOpen bool
+	key      string
+	account  string
+	next     *entry // next entry whose key has the same hash (almost always nil)
+	st       packed
+	lastSeen int64         // newest window with activity: the TTL and eviction clock
+	win      [2]openWindow // open windows, oldest first, when more == nil
+	more     []openWindow  // all open windows, oldest first, when there are more than two
+	pos      int32         // index in shard.all
+	nwin     uint8         // open windows in win when more == nil
+	typ      uint8         // Meta.Type
+	isOpen   bool          // on shard.open
 }
 
 type openWindow struct {
@@ -95,12 +172,31 @@ type openWindow struct {
 	vals Values
 }
 
+// entryBytes estimates the heap one tracked principal costs besides its key
+// and account bytes: the entry (rounded to its allocation size class), its
+// map slot (16 bytes in Swiss table groups between 1/2 and 7/8 full) and its
+// slot in shard.all. Checked against BenchmarkMemoryPerPrincipal.
+const entryBytes = int64(unsafe.Sizeof(entry{})+15)&^15 + 40 + 8
+
+// strBytes is the heap a cloned string of n bytes occupies (small size
+// classes are multiples of 16).
+func strBytes(n int) int64 { return int64(n+15) &^ 15 }
+
 // New returns an empty store.
 func New(opts Options) *Store {
 	opts.defaults()
-	s := &Store{opts: opts, decay: NewDecay(opts.HalfLife, opts.Window), shards: make([]shard, opts.Shards)}
+	s := &Store{
+		opts:   opts,
+		decay:  NewDecay(opts.HalfLife, opts.Window),
+		shards: make([]shard, opts.Shards),
+		mask:   uint64(opts.Shards - 1),
+	}
+	s.shardCap = max(1, opts.MaxPrincipals/opts.Shards)
+	s.ttlWin = int64(opts.IdleTTL / opts.Window)
 	for i := range s.shards {
-		s.shards[i].entries = make(map[string]*entry)
+		sh := &s.shards[i]
+		sh.entries = make(map[uint64]*entry)
+		sh.rng = uint64(i)
 	}
 	return s
 }
@@ -118,57 +214,196 @@ func (s *Store) NumShards() int { return len(s.shards) }
 func (s *Store) ShardOf(key string) int {
 	// A fixed hash (not a per-process seed): routing must be the same in every
 	// process so that replays are byte-identical and snapshots restore anywhere.
-	return int(xxhash.Sum64String(key) & uint64(len(s.shards)-1))
+	return int(xxhash.Sum64String(key) & s.mask)
+}
+
+// lookup returns the shard that owns key and the key's xxhash64, which also
+// keys the shard's map (so a key is hashed once per operation).
+func (s *Store) lookup(key string) (*shard, uint64) {
+	h := xxhash.Sum64String(key)
+	return &s.shards[h&s.mask], h
+}
+
+// find returns the entry of key, whose hash is h, or nil if it is not tracked.
+func (sh *shard) find(h uint64, key string) *entry {
+	e := sh.entries[h]
+	for e != nil && e.key != key {
+		e = e.next
+	}
+	return e
 }
 
 // Add adds delta to key's accumulator for window w and returns the running
-// values and baseline for that window.
+// values and baseline for that window. Meta is recorded when the principal is
+// first tracked. Non-finite components of delta are ignored.
+//
+// Adding to a window at or before the newest one already folded in is allowed
+// (Observation.Late); see Stats.Observe for what it means.
 func (s *Store) Add(key string, meta Meta, w int64, delta Values) Observation {
-	sh := &s.shards[s.ShardOf(key)]
+	for m, v := range delta {
+		if math.IsInf(v, 0) || v != v {
+			delta[m] = 0
+		}
+	}
+	sh, h := s.lookup(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.entries[key]
+	e := sh.find(h, key)
+	ok := e != nil
 	if !ok {
-		e = &entry{meta: meta}
-		sh.entries[key] = e
-	}
-	var ow *openWindow
-	for i := range e.wins {
-		if e.wins[i].w == w {
-			ow = &e.wins[i]
-			break
+		if len(key) > MaxKeyLen || len(meta.Account) > MaxKeyLen {
+			sh.rejected.Add(1)
+			return Observation{Window: w, Meta: meta, Rejected: true}
+		}
+		if e = s.admit(sh, h, key, meta, w); e == nil {
+			sh.rejected.Add(1)
+			return Observation{Window: w, Meta: meta, Rejected: true}
 		}
 	}
-	if ow == nil {
-		// Keep wins sorted by window.
-		i := len(e.wins)
-		for i > 0 && e.wins[i-1].w > w {
-			i--
-		}
-		e.wins = append(e.wins, openWindow{})
-		copy(e.wins[i+1:], e.wins[i:])
-		e.wins[i] = openWindow{w: w}
-		ow = &e.wins[i]
-	}
+	ow := e.window(w)
 	for m := range delta {
 		ow.vals[m] += delta[m]
+	}
+	if w > e.lastSeen {
+		e.lastSeen = w
 	}
 	if !e.isOpen {
 		e.isOpen = true
 		sh.open = append(sh.open, e)
+		sh.openN.Add(1)
 	}
-	obs := Observation{Window: w, Running: ow.vals, Meta: e.meta, New: !ok}
-	for m := range e.stats {
-		obs.Baseline[m] = e.stats[m].At(s.decay, w)
+	obs := Observation{
+		Window:   w,
+		Running:  ow.vals,
+		Baseline: e.st.at(s.decay, w),
+		Meta:     Meta{Type: e.typ, Account: e.account},
+		New:      !ok,
+		Late:     e.st.windows > 0 && w <= e.st.last,
+	}
+	sh.updates.Add(1)
+	if obs.Late {
+		sh.late.Add(1)
 	}
 	return obs
+}
+
+// admit tracks a new principal in sh, evicting one first if the shard is at
+// its cap. It returns nil if the shard is full of open principals.
+func (s *Store) admit(sh *shard, h uint64, key string, meta Meta, w int64) *entry {
+	for len(sh.all) >= s.shardCap {
+		if !s.evictOne(sh) {
+			return nil
+		}
+	}
+	// Clone: the caller's strings may point into a large decode buffer.
+	e := &entry{key: strings.Clone(key), account: strings.Clone(meta.Account), typ: meta.Type, lastSeen: w}
+	sh.insert(h, e)
+	return e
+}
+
+func (sh *shard) insert(h uint64, e *entry) {
+	e.pos = int32(len(sh.all))
+	sh.all = append(sh.all, e)
+	e.next = sh.entries[h]
+	sh.entries[h] = e
+	sh.tracked.Add(1)
+	sh.bytes.Add(entryBytes + strBytes(len(e.key)) + strBytes(len(e.account)))
+}
+
+// remove forgets e, which must not be open. The last entry of all takes its
+// place, so the order of all stays a deterministic function of the input.
+func (sh *shard) remove(e *entry) {
+	h := xxhash.Sum64String(e.key)
+	if head := sh.entries[h]; head == e {
+		if e.next == nil {
+			delete(sh.entries, h)
+		} else {
+			sh.entries[h] = e.next
+		}
+	} else {
+		for head.next != e {
+			head = head.next
+		}
+		head.next = e.next
+	}
+	e.next = nil
+	last := sh.all[len(sh.all)-1]
+	sh.all[e.pos] = last
+	last.pos = e.pos
+	sh.all[len(sh.all)-1] = nil
+	sh.all = sh.all[:len(sh.all)-1]
+	sh.tracked.Add(-1)
+	sh.bytes.Add(-(entryBytes + strBytes(len(e.key)) + strBytes(len(e.account))))
+}
+
+// window returns e's accumulator for window w, opening it if needed.
+func (e *entry) window(w int64) *openWindow {
+	wins := e.windows()
+	i := len(wins)
+	for i > 0 && wins[i-1].w >= w {
+		if wins[i-1].w == w {
+			return &wins[i-1]
+		}
+		i--
+	}
+	// Insert at i, keeping windows sorted.
+	switch {
+	case e.more == nil && e.nwin < uint8(len(e.win)):
+		copy(e.win[i+1:e.nwin+1], e.win[i:e.nwin])
+		e.win[i] = openWindow{w: w}
+		e.nwin++
+		return &e.win[i]
+	case e.more == nil:
+		e.more = make([]openWindow, 0, 4)
+		e.more = append(e.more, e.win[:e.nwin]...)
+		e.nwin = 0
+		e.win = [2]openWindow{}
+	}
+	e.more = append(e.more, openWindow{})
+	copy(e.more[i+1:], e.more[i:])
+	e.more[i] = openWindow{w: w}
+	return &e.more[i]
+}
+
+// windows returns e's open windows, oldest first.
+func (e *entry) windows() []openWindow {
+	if e.more != nil {
+		return e.more
+	}
+	return e.win[:e.nwin]
+}
+
+// dropWindows removes e's n oldest open windows.
+func (e *entry) dropWindows(n int) {
+	if n == 0 {
+		return
+	}
+	if e.more == nil {
+		copy(e.win[:], e.win[n:e.nwin])
+		e.nwin -= uint8(n)
+		for i := e.nwin; i < uint8(len(e.win)); i++ {
+			e.win[i] = openWindow{}
+		}
+		return
+	}
+	rest := e.more[n:]
+	if len(rest) <= len(e.win) {
+		e.more = nil
+		e.nwin = uint8(copy(e.win[:], rest))
+		return
+	}
+	e.more = append(e.more[:0], rest...)
 }
 
 // CloseWindow folds every open window <= w of the principals in shard into
 // their baselines, in window order, calling fn (if not nil) for each
 // principal-window before it is folded. Principals are visited in the order
 // they first became active, so the sequence is deterministic for a
-// deterministic input.
+// deterministic input. fn runs under the shard's lock: it must not call back
+// into the store for this shard, and the *Closed is reused after it returns.
+//
+// CloseWindow also forgets, incrementally, principals of the shard whose
+// newest activity is more than IdleTTL before window w.
 func (s *Store) CloseWindow(shardIdx int, w int64, fn func(*Closed)) {
 	sh := &s.shards[shardIdx]
 	sh.mu.Lock()
@@ -176,67 +411,130 @@ func (s *Store) CloseWindow(shardIdx int, w int64, fn func(*Closed)) {
 	keep := sh.open[:0]
 	var c Closed
 	for _, e := range sh.open {
+		wins := e.windows()
 		n := 0
-		for _, ow := range e.wins {
-			if ow.w > w {
-				break
-			}
+		for ; n < len(wins) && wins[n].w <= w; n++ {
+			ow := &wins[n]
 			if fn != nil {
-				c = Closed{Meta: e.meta, Window: ow.w, Values: ow.vals, Before: e.stats}
-				c.Key = s.keyOf(sh, e)
+				c = Closed{
+					Key:    e.key,
+					Meta:   Meta{Type: e.typ, Account: e.account},
+					Window: ow.w,
+					Values: ow.vals,
+					Before: e.st.at(s.decay, ow.w),
+					Late:   e.st.windows > 0 && ow.w <= e.st.last,
+				}
 				fn(&c)
 			}
-			for m := range e.stats {
-				e.stats[m].Observe(s.decay, ow.w, ow.vals[m])
-			}
-			n++
+			e.st.observe(s.decay, ow.w, ow.vals)
 		}
-		e.wins = append(e.wins[:0], e.wins[n:]...)
-		if len(e.wins) > 0 {
+		e.dropWindows(n)
+		if e.nwin > 0 || e.more != nil {
 			keep = append(keep, e)
 		} else {
 			e.isOpen = false
 		}
 	}
-	for i := len(keep); i < len(sh.open); i++ {
-		sh.open[i] = nil
-	}
+	clear(sh.open[len(keep):])
+	sh.openN.Add(int64(len(keep) - len(sh.open)))
 	sh.open = keep
-}
-
-// keyOf finds the key of an entry; the skeleton stores no back-reference.
-func (s *Store) keyOf(sh *shard, e *entry) string {
-	for k, v := range sh.entries {
-		if v == e {
-			return k
-		}
-	}
-	return ""
+	s.sweep(sh, w)
 }
 
 // Get returns key's baseline as window w opens, and whether key is tracked.
 func (s *Store) Get(key string, w int64) ([NumMetrics]Stats, Meta, bool) {
-	sh := &s.shards[s.ShardOf(key)]
+	sh, h := s.lookup(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.entries[key]
-	if !ok {
+	e := sh.find(h, key)
+	if e == nil {
 		return [NumMetrics]Stats{}, Meta{}, false
 	}
-	var out [NumMetrics]Stats
-	for m := range e.stats {
-		out[m] = e.stats[m].At(s.decay, w)
-	}
-	return out, e.meta, true
+	return e.st.at(s.decay, w), Meta{Type: e.typ, Account: e.account}, true
 }
 
 // Len returns the number of tracked principals.
-func (s *Store) Len() int {
-	n := 0
+func (s *Store) Len() int { return int(s.Stats().Tracked) }
+
+// Stats returns the store's counters, summed over shards without locking.
+func (s *Store) Stats() StoreStats {
+	var t StoreStats
 	for i := range s.shards {
-		s.shards[i].mu.Lock()
-		n += len(s.shards[i].entries)
-		s.shards[i].mu.Unlock()
+		sh := &s.shards[i]
+		t.Tracked += sh.tracked.Load()
+		t.Open += sh.openN.Load()
+		t.Updates += sh.updates.Load()
+		t.Late += sh.late.Load()
+		t.Rejected += sh.rejected.Load()
+		t.EvictedTTL += sh.evTTL.Load()
+		t.EvictedCap += sh.evCap.Load()
+		t.Bytes += sh.bytes.Load()
 	}
-	return n
+	t.Bytes += int64(len(s.shards)) * int64(unsafe.Sizeof(shard{}))
+	return t
+}
+
+// packed holds the three metrics' Stats of one principal without repeating
+// the fields they share (they are folded at the same windows, so Weight,
+// Windows and Last are always equal): 96 bytes instead of 3×48.
+type packed struct {
+	weight  float64
+	last    int64
+	windows uint32
+	mean    [NumMetrics]float64
+	m2      [NumMetrics]float64
+	newest  [NumMetrics]float64
+}
+
+func (p *packed) get(m int) Stats {
+	return Stats{Weight: p.weight, Mean: p.mean[m], M2: p.m2[m], Windows: p.windows, Last: p.last, Newest: p.newest[m]}
+}
+
+func (p *packed) set(st *[NumMetrics]Stats) {
+	p.weight, p.windows, p.last = st[0].Weight, st[0].Windows, st[0].Last
+	for m := range st {
+		p.mean[m], p.m2[m], p.newest[m] = st[m].Mean, st[m].M2, st[m].Newest
+	}
+}
+
+// at is Stats.At for each metric, bit-identical to it, with the closed-form
+// weights computed once.
+func (p *packed) at(d Decay, w int64) [NumMetrics]Stats {
+	var st [NumMetrics]Stats
+	for m := range st {
+		st[m] = p.get(m)
+	}
+	if p.windows == 0 {
+		return st
+	}
+	if gap := w - 1 - p.last; gap > 0 {
+		b, z := d.zeroWeights(gap)
+		for m := range st {
+			st[m].applyZeros(b, z, gap)
+		}
+	}
+	return st
+}
+
+// observe is Stats.Observe for each metric, bit-identical to it.
+func (p *packed) observe(d Decay, w int64, v Values) {
+	var st [NumMetrics]Stats
+	switch {
+	case p.windows == 0:
+		for m := range st {
+			st[m].Observe(d, w, v[m])
+		}
+	case w <= p.last:
+		for m := range st {
+			st[m] = p.get(m)
+			st[m].addToNewest(v[m])
+		}
+	default:
+		st = p.at(d, w)
+		beta := d.beta()
+		for m := range st {
+			st[m].step(beta, w, v[m])
+		}
+	}
+	p.set(&st)
 }

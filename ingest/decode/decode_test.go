@@ -17,7 +17,7 @@ func (r *rec) Event(ev *ingest.Event) {
 	r.out = append(r.out, fmt.Sprintf("event %s %s %s egress=%d", ev.Source, ev.Principal.Key, ev.Action, ev.EgressBytes))
 }
 func (r *rec) Insight(ev *ingest.Event, _ []byte) { r.out = append(r.out, "insight "+ev.Action) }
-func (r *rec) Reject(x *ingest.Reject)             { r.out = append(r.out, "reject "+string(x.Reason)) }
+func (r *rec) Reject(x *ingest.Reject)            { r.out = append(r.out, "reject "+string(x.Reason)) }
 func (r *rec) Skip(reason ingest.Reason, _ ingest.Position) {
 	r.out = append(r.out, "skip "+string(reason))
 }
