@@ -199,3 +199,14 @@ type Sink interface {
 	// flow records, CloudWatch Logs control messages, header lines).
 	Skip(reason Reason, pos Position)
 }
+
+// StreamError is what stopped a stream early (a read error, corrupt or
+// truncated compression), with the position up to which it was read, so the
+// failure can be reported and dead-lettered with its file and offset.
+type StreamError struct {
+	Pos Position
+	Err error
+}
+
+func (e *StreamError) Error() string { return fmt.Sprintf("%s: %v", e.Pos, e.Err) }
+func (e *StreamError) Unwrap() error { return e.Err }

@@ -234,7 +234,9 @@ func (d *Decoder) decodeStream(r io.Reader, pos ingest.Position, sink ingest.Sin
 }
 
 func (d *Decoder) readErr(err error) error {
-	return fmt.Errorf("cloudtrail: read %s at byte %d: %w", d.base.Name, d.sc.off, err)
+	pos := d.base
+	pos.Offset = d.sc.off
+	return &ingest.StreamError{Pos: pos, Err: fmt.Errorf("cloudtrail: read %s at byte %d: %w", d.base.Name, d.sc.off, err)}
 }
 
 // Array kinds the scanner streams element by element.

@@ -46,7 +46,11 @@ func (d *Decoder) Decode(r io.Reader, pos ingest.Position, sink ingest.Sink) err
 		if err != nil && !errors.Is(err, io.EOF) {
 			// A line cut short by the error is not delivered: its last
 			// field could be a truncated number that still parses.
-			return fmt.Errorf("vpcflow: decode %s after line %d: %w", pos.Name, lineNo, err)
+			at := pos
+			if !kafka {
+				at.Offset, at.Line = off, lineNo
+			}
+			return &ingest.StreamError{Pos: at, Err: fmt.Errorf("vpcflow: decode %s after line %d: %w", pos.Name, lineNo, err)}
 		}
 		if n > 0 {
 			lineNo++

@@ -203,7 +203,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if c.Err != nil {
 			sum.InputErrors++
 			log.Warn("input stopped early; going on with the next", zap.String("input", c.Name), zap.Error(c.Err))
-			if err := reject(decode.ReasonOf(c.Err), c.Err.Error(), ingest.FilePos(c.Name), nil); err != nil {
+			at := ingest.FilePos(c.Name)
+			var se *ingest.StreamError
+			if errors.As(c.Err, &se) {
+				at = se.Pos // where the stream broke
+			}
+			if err := reject(decode.ReasonOf(c.Err), c.Err.Error(), at, nil); err != nil {
 				return err
 			}
 		}
