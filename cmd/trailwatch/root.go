@@ -24,5 +24,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newReplayCmd())
+	root.AddCommand(newReleaseCmd())
 	return root
 }

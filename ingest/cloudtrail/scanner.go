@@ -22,6 +22,10 @@ import (
 // its own as a record-level problem.
 const maxScanDepth = 4096
 
+// slashAhead is how far past a string's start the scanner looks for a
+// backslash at once (see readValue).
+const slashAhead = 4 << 10
+
 // maxScalarLen bounds a number or literal token.
 const maxScalarLen = 512
 
@@ -206,7 +210,7 @@ func (s *scanner) readValue() error {
 		}
 		s.lineStart = false
 		i, done, msg := 0, false, ""
-		quoteAt, slashAt := -1, -1
+		quoteAt, slashAt, slashEnd := -1, -1, -1
 	loop:
 		for i < len(w) {
 			c := w[i]
@@ -214,11 +218,17 @@ func (s *scanner) readValue() error {
 			case stString:
 				// The next quote and backslash are searched for only once
 				// they are behind i, keeping strings full of escapes linear.
+				// The backslash search stops at slashEnd, a little past the
+				// quote, and slashAt == slashEnd says none was found before
+				// it: searching to the end of the window cost every record
+				// a scan of everything buffered after it, and searching only
+				// up to the quote a call per string.
 				if quoteAt < i {
 					quoteAt = indexFrom(w, i, '"')
 				}
-				if slashAt < i {
-					slashAt = indexFrom(w, i, '\\')
+				if slashAt < i || slashAt == slashEnd && slashEnd < quoteAt {
+					slashEnd = max(quoteAt, min(len(w), i+slashAhead))
+					slashAt = indexFrom(w[:slashEnd], i, '\\')
 				}
 				if slashAt < quoteAt {
 					i = slashAt + 1

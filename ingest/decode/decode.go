@@ -50,6 +50,10 @@ type Decoder struct {
 	format Format
 	ct     *cloudtrail.Decoder
 	vf     *vpcflow.Decoder
+	// Kept between streams: a replay opens thousands of small files, and
+	// allocating (and zeroing) these per file cost more than decoding them.
+	dz ingest.Decompressor
+	br *bufio.Reader
 }
 
 // New validates opts and returns a decoder.
@@ -65,6 +69,9 @@ func New(opts Options) (*Decoder, error) {
 	return &Decoder{format: f, ct: cloudtrail.NewDecoder(opts.CloudTrail), vf: vf}, nil
 }
 
+// streamBuf is the read buffer a stream is decoded through.
+const streamBuf = 256 << 10
+
 // sniffBytes is how much of a stream is looked at to tell formats apart.
 const sniffBytes = 8 << 10
 
@@ -77,11 +84,21 @@ const maxCWLPayload = 64 << 20
 // caller counts and keeps that error, every record-level problem has gone to
 // sink.Reject.
 func (d *Decoder) Decode(r io.Reader, pos ingest.Position, sink ingest.Sink) error {
-	dr, _, err := ingest.Decompress(r)
+	dr, _, err := d.dz.Reset(r)
+	defer d.dz.Release()
 	if err != nil {
 		return fmt.Errorf("decode %s: %w", pos.Name, err)
 	}
-	br := bufio.NewReaderSize(dr, 256<<10)
+	br, ok := dr.(*bufio.Reader)
+	if !ok || br.Size() < streamBuf {
+		if d.br == nil {
+			d.br = bufio.NewReaderSize(dr, streamBuf)
+		} else {
+			d.br.Reset(dr)
+		}
+		br = d.br
+		defer d.br.Reset(nil) // don't pin the caller's reader
+	}
 	head, err := br.Peek(sniffBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return fmt.Errorf("decode %s: %w", pos.Name, err)

@@ -56,14 +56,17 @@ var ErrStopped = errors.New("source: stopped by consumer")
 
 // Read decodes units with newDecoder (called once per worker goroutine) and
 // calls deliver with every chunk, in unit order and within a unit in stream
-// order. deliver runs on the calling goroutine only. Read returns when all
-// units are delivered, ctx is cancelled, or deliver returns an error.
+// order. deliver runs on the calling goroutine only, and must not keep c or
+// its slices after it returns: chunks are recycled, because allocating a
+// fresh one per file cost a replay of small files more than decoding them.
+// Read returns when all units are delivered, ctx is cancelled, or deliver
+// returns an error.
 func Read(ctx context.Context, units []Unit, newDecoder func() DecodeFunc, opts Options, deliver func(*Chunk) error) error {
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 2
 	}
 	if opts.ChunkEvents <= 0 {
-		opts.ChunkEvents = 4096
+		opts.ChunkEvents = defaultChunkEvents
 	}
 	if opts.Ahead <= 0 {
 		opts.Ahead = opts.Parallelism + 1
@@ -76,6 +79,7 @@ func Read(ctx context.Context, units []Unit, newDecoder func() DecodeFunc, opts 
 		chans[i] = make(chan *Chunk, 2)
 	}
 	slots := make(chan struct{}, opts.Ahead)
+	free := make(chan *Chunk, 2*(opts.Ahead+opts.Parallelism))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	// Units are claimed in order, each after taking a slot; the consumer frees
@@ -99,7 +103,7 @@ func Read(ctx context.Context, units []Unit, newDecoder func() DecodeFunc, opts 
 				if i >= len(units) {
 					return
 				}
-				decodeUnit(ctx, i, units[i], dec, opts.ChunkEvents, chans[i])
+				decodeUnit(ctx, i, units[i], dec, opts.ChunkEvents, chans[i], free)
 			}
 		}()
 	}
@@ -117,7 +121,9 @@ func Read(ctx context.Context, units []Unit, newDecoder func() DecodeFunc, opts 
 			if err := deliver(c); err != nil {
 				return err
 			}
-			if c.Last {
+			last := c.Last
+			recycle(c, free)
+			if last {
 				break
 			}
 		}
@@ -128,8 +134,8 @@ func Read(ctx context.Context, units []Unit, newDecoder func() DecodeFunc, opts 
 
 // decodeUnit runs one unit through dec, sending chunks to out. It never
 // blocks forever: a cancelled ctx aborts sending.
-func decodeUnit(ctx context.Context, i int, u Unit, dec DecodeFunc, chunkEvents int, out chan<- *Chunk) {
-	s := &chunkSink{ctx: ctx, unit: i, name: u.Name, max: chunkEvents, out: out}
+func decodeUnit(ctx context.Context, i int, u Unit, dec DecodeFunc, chunkEvents int, out chan<- *Chunk, free chan *Chunk) {
+	s := &chunkSink{ctx: ctx, unit: i, name: u.Name, max: chunkEvents, out: out, free: free}
 	s.reset()
 	rc, err := u.Open(ctx)
 	if err != nil {
@@ -165,13 +171,43 @@ type chunkSink struct {
 	name    string
 	max     int
 	out     chan<- *Chunk
+	free    chan *Chunk // delivered chunks, for reuse
 	cur     *Chunk
 	aborted bool
 }
 
 func (s *chunkSink) reset() {
-	s.cur = &Chunk{Unit: s.unit, Name: s.name, Events: make([]ingest.Event, 0, min(s.max, 256))}
+	select {
+	case c := <-s.free:
+		c.Unit, c.Name = s.unit, s.name
+		s.cur = c
+	default:
+		s.cur = &Chunk{Unit: s.unit, Name: s.name, Events: make([]ingest.Event, 0, min(s.max, 256))}
+	}
 }
+
+// recycle empties a delivered chunk into the free list (or drops it when the
+// list is full). Old events stay in the slices' spare capacity until
+// overwritten; they hold only interned strings, bounded by the list's size.
+func recycle(c *Chunk, free chan *Chunk) {
+	if cap(c.Events) > 4*defaultChunkEvents {
+		return // an unusually large chunk: let it go
+	}
+	c.Events = c.Events[:0]
+	c.Insights = c.Insights[:0]
+	clear(c.Rejects) // their Raw copies may be large
+	c.Rejects = c.Rejects[:0]
+	clear(c.Skips)
+	c.Bytes, c.Last, c.Err = 0, false, nil
+	select {
+	case free <- c:
+	default:
+	}
+}
+
+// defaultChunkEvents is the default Options.ChunkEvents; a recycled chunk keeps at
+// most a few times this.
+const defaultChunkEvents = 4096
 
 func (s *chunkSink) send(c *Chunk) {
 	if s.aborted {

@@ -183,3 +183,58 @@ func TestSortByKeyTime(t *testing.T) {
 		t.Fatalf("order:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// TestReadRecycledChunksStartClean: chunks are reused after deliver returns;
+// a reused chunk must carry nothing of its previous unit (skips, rejects,
+// errors, bytes). Units alternate between producing skips and rejects and
+// producing neither, so any leak shows up in a clean unit.
+func TestReadRecycledChunksStartClean(t *testing.T) {
+	var units []Unit
+	for i := range 60 {
+		body := "x\nx\nx\n"
+		if i%2 == 0 {
+			body = "skip\nbad\nx\n"
+		}
+		units = append(units, Unit{Name: fmt.Sprintf("u%03d", i), Size: 1, Open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(body)), nil
+		}})
+	}
+	dec := func() DecodeFunc {
+		inner := lineDecoder()
+		return func(r io.Reader, pos ingest.Position, sink ingest.Sink) error {
+			b, _ := io.ReadAll(r)
+			if strings.HasPrefix(string(b), "skip\n") {
+				sink.Skip(ingest.SkipBlank, pos)
+				b = b[len("skip\n"):]
+			}
+			return inner(strings.NewReader(string(b)), pos, sink)
+		}
+	}
+	for _, par := range []int{1, 2, 4} {
+		skips := map[int]int64{}
+		rejects := map[int]int{}
+		events := map[int]int{}
+		err := Read(context.Background(), units, dec, Options{Parallelism: par, ChunkEvents: 2}, func(c *Chunk) error {
+			skips[c.Unit] += c.Skips[ingest.SkipBlank]
+			rejects[c.Unit] += len(c.Rejects)
+			events[c.Unit] += len(c.Events)
+			if c.Err != nil {
+				t.Errorf("unit %d: %v", c.Unit, c.Err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range units {
+			wantSkips, wantRejects, wantEvents := int64(0), 0, 3
+			if i%2 == 0 {
+				wantSkips, wantRejects, wantEvents = 1, 1, 1
+			}
+			if skips[i] != wantSkips || rejects[i] != wantRejects || events[i] != wantEvents {
+				t.Errorf("P=%d unit %d: %d skips, %d rejects, %d events; want %d, %d, %d",
+					par, i, skips[i], rejects[i], events[i], wantSkips, wantRejects, wantEvents)
+			}
+		}
+	}
+}
