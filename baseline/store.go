@@ -143,6 +143,7 @@ type shardData struct {
 	all     []*entry          // every tracked entry; entry.pos is its index. Sampled for eviction, walked by the TTL sweep
 	open    []*entry          // entries with at least one open window, in order of first activity
 	rng     uint64            // splitmix64 state for eviction sampling; deterministic per shard
+	closed  Closed            // CloseWindow's callback argument, kept here so passing it does not allocate
 	cursor  int               // TTL sweep position in all
 	passLen int               // len(all) when the current sweep pass began
 
@@ -409,14 +410,14 @@ func (s *Store) CloseWindow(shardIdx int, w int64, fn func(*Closed)) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	keep := sh.open[:0]
-	var c Closed
+	c := &sh.closed // reused under the shard lock: &c of a local would escape and allocate per call
 	for _, e := range sh.open {
 		wins := e.windows()
 		n := 0
 		for ; n < len(wins) && wins[n].w <= w; n++ {
 			ow := &wins[n]
 			if fn != nil {
-				c = Closed{
+				*c = Closed{
 					Key:    e.key,
 					Meta:   Meta{Type: e.typ, Account: e.account},
 					Window: ow.w,
@@ -424,7 +425,7 @@ func (s *Store) CloseWindow(shardIdx int, w int64, fn func(*Closed)) {
 					Before: e.st.at(s.decay, ow.w),
 					Late:   e.st.windows > 0 && ow.w <= e.st.last,
 				}
-				fn(&c)
+				fn(c)
 			}
 			e.st.observe(s.decay, ow.w, ow.vals)
 		}
