@@ -20,9 +20,19 @@ import (
 type Option func(*options)
 
 type options struct {
-	log  *zap.Logger
-	late func(*ingest.Event)
+	log       *zap.Logger
+	late      func(*ingest.Event)
+	immediate bool
 }
+
+// WithImmediateEmit makes the engine emit each alert as soon as a worker
+// detects it instead of buffering alerts until the next window close. The
+// live service uses it so that an alert is not held back by up to a window
+// plus the allowed lateness. Alert ids and contents are unchanged; only the
+// order of emission across principals then depends on worker scheduling, so
+// replays, which must be byte-identical, keep the default. emit is still
+// called from one goroutine at a time.
+func WithImmediateEmit() Option { return func(o *options) { o.immediate = true } }
 
 // WithLogger sets the logger; nil means zap.NewNop().
 func WithLogger(l *zap.Logger) Option { return func(o *options) { o.log = l } }
@@ -75,6 +85,7 @@ type item struct {
 // reach it finishes it (merges peers, emits alerts) and closes done.
 type round struct {
 	through int64 // close every window <= through
+	barrier bool  // Sync: close nothing, only wait and release alerts
 	pending atomic.Int32
 	done    chan struct{}
 }
@@ -115,6 +126,10 @@ type Engine struct {
 	watermark, closedThrough       atomic.Int64 // unix nanos; math.MinInt64 when unset
 
 	closeOnce sync.Once
+
+	immediate bool
+	emitMu    sync.Mutex // serializes emit in immediate mode
+	syncs     atomic.Uint64
 }
 
 // New returns an engine that folds windows into store and hands alerts to
@@ -159,6 +174,8 @@ func New(cfg Config, store *baseline.Store, emit func(*Alert), opts ...Option) (
 		batches:  make([][]item, p),
 		peers:    make(map[groupKey]*peerStats),
 		contrib:  make([]shardContrib, store.NumShards()),
+
+		immediate: o.immediate,
 	}
 	e.watermark.Store(math.MinInt64)
 	e.closedThrough.Store(math.MinInt64)
@@ -299,6 +316,33 @@ func (e *Engine) Flush() {
 	}
 }
 
+// Sync hands every event passed to Process so far to the workers and returns
+// when they have all been applied to the store and every alert they caused
+// has been emitted (in the default mode, alerts detected since the last
+// window close are released, sorted, as at a close). It closes no window and
+// changes no state, so the caller can snapshot the store, which is then
+// consistent with exactly the events processed before Sync, or know that
+// the alerts of those events have been handed on. Like Process it must be
+// called from the goroutine that calls Process.
+func (e *Engine) Sync() {
+	if e.isClosed {
+		return
+	}
+	r := &round{barrier: true, done: make(chan struct{})}
+	r.pending.Store(int32(len(e.workers)))
+	for i, wk := range e.workers {
+		b := e.batches[i]
+		if b == nil {
+			b = wk.getBatch()
+		}
+		wk.in <- append(b, item{round: r})
+		e.batches[i] = nil
+	}
+	e.last = r
+	<-r.done
+	e.syncs.Add(1)
+}
+
 // Close stops the workers; it is idempotent. Windows still open are not
 // emitted: call Flush first for that. Close must not run concurrently with
 // Process or Flush.
@@ -373,7 +417,9 @@ func clampNanos(t time.Time) int64 {
 
 // finishRound runs on the last worker to reach r, while all others wait.
 func (e *Engine) finishRound(r *round) {
-	mergePeers(e.peers, e.contrib, e.peerBeta)
+	if !r.barrier {
+		mergePeers(e.peers, e.contrib, e.peerBeta)
+	}
 	var out []*Alert
 	for _, wk := range e.workers {
 		out = append(out, wk.pending...)
@@ -382,19 +428,34 @@ func (e *Engine) finishRound(r *round) {
 	}
 	slices.SortFunc(out, compareAlerts)
 	for _, a := range out {
-		e.alerts.Add(1)
-		if m, ok := baseline.ParseMetric(a.Metric); ok {
-			e.byMetric[m].Add(1)
-		}
-		if a.PeerGroup != "" {
-			e.peerAlerts.Add(1)
-		}
-		e.emit(a)
+		e.release(a)
+	}
+	if r.barrier {
+		return
 	}
 	e.rounds.Add(1)
 	if len(out) > 0 {
 		e.log.Debug("alerts released", zap.Int("alerts", len(out)), zap.Int64("through_window", r.through))
 	}
+}
+
+// release counts and emits one alert.
+func (e *Engine) release(a *Alert) {
+	e.alerts.Add(1)
+	if m, ok := baseline.ParseMetric(a.Metric); ok {
+		e.byMetric[m].Add(1)
+	}
+	if a.PeerGroup != "" {
+		e.peerAlerts.Add(1)
+	}
+	e.emit(a)
+}
+
+// releaseNow emits an alert from a worker in immediate mode.
+func (e *Engine) releaseNow(a *Alert) {
+	e.emitMu.Lock()
+	defer e.emitMu.Unlock()
+	e.release(a)
 }
 
 // compareAlerts is the output order: detected_at, principal, metric, window.

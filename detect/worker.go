@@ -226,6 +226,10 @@ func (wk *worker) event(it *item) {
 		if !own {
 			a.PeerGroup = group.String()
 		}
+		if e.immediate {
+			e.releaseNow(a)
+			continue
+		}
 		wk.pending = append(wk.pending, a)
 	}
 }
@@ -323,6 +327,15 @@ func (wk *worker) alert(ev *ingest.Event, ws *winState, m baseline.Metric, x, me
 // other workers at the barrier.
 func (wk *worker) close(r *round) {
 	e := wk.e
+	if r.barrier {
+		if r.pending.Add(-1) == 0 {
+			e.finishRound(r)
+			close(r.done)
+			return
+		}
+		<-r.done
+		return
+	}
 	for s := wk.id; s < e.store.NumShards(); s += wk.p {
 		wk.curShard = s
 		e.store.CloseWindow(s, r.through, wk.closeFn)

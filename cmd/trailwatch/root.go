@@ -24,6 +24,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newReplayCmd())
+	root.AddCommand(newServeCmd())
+	root.AddCommand(newDemoCmd())
+	root.AddCommand(newConfigCmd())
 	root.AddCommand(newReleaseCmd())
 	return root
 }

@@ -30,6 +30,10 @@ type Config struct {
 	Ingest   Ingest        `yaml:"ingest"`
 	Baseline Baseline      `yaml:"baseline"`
 	Detect   detect.Config `yaml:"detect"`
+	Kafka    Kafka         `yaml:"kafka"`
+	HTTP     HTTP          `yaml:"http"`
+	Log      Log           `yaml:"log"`
+	State    State         `yaml:"state"`
 }
 
 // Ingest configures decoding.
@@ -72,7 +76,13 @@ type Baseline struct {
 
 // Default returns the configuration used when no file is given.
 func Default() Config {
-	return Config{Ingest: Ingest{Format: string(decode.FormatAuto)}, Detect: detect.Defaults()}
+	return Config{
+		Ingest: Ingest{Format: string(decode.FormatAuto)},
+		Detect: detect.Defaults(),
+		Kafka:  defaultKafka(),
+		HTTP:   HTTP{Addr: DefaultHTTPAddr},
+		Log:    Log{Level: "info", Format: "auto"},
+	}
 }
 
 // Load reads and validates a config file.
@@ -85,6 +95,25 @@ func Load(path string) (Config, error) {
 	c, err := Parse(f)
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// LoadEnv reads path (empty: the defaults) and applies the environment
+// overrides found by lookup (nil: os.LookupEnv); see EnvPrefix.
+func LoadEnv(path string, lookup func(string) (string, bool)) (Config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	c := Default()
+	if path != "" {
+		var err error
+		if c, err = Load(path); err != nil {
+			return c, err
+		}
+	}
+	if err := c.ApplyEnv(lookup); err != nil {
+		return c, fmt.Errorf("config environment: %w", err)
 	}
 	return c, nil
 }
@@ -132,7 +161,7 @@ func (c *Config) Validate() error {
 		msg := strings.TrimPrefix(err.Error(), detect.ErrInvalidConfig.Error()+": ")
 		return fmt.Errorf("%w: detect.%s", ErrInvalid, msg)
 	}
-	return nil
+	return c.validateService()
 }
 
 // DecodeOptions turns the ingest section into decoder options.
