@@ -20,6 +20,7 @@ import (
 	"github.com/trailwatch/trailwatch/ingest/cloudtrail"
 	"github.com/trailwatch/trailwatch/ingest/decode"
 	"github.com/trailwatch/trailwatch/ingest/vpcflow"
+	"github.com/trailwatch/trailwatch/respond"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -34,6 +35,9 @@ type Config struct {
 	HTTP     HTTP          `yaml:"http"`
 	Log      Log           `yaml:"log"`
 	State    State         `yaml:"state"`
+	// Respond configures alert delivery (SNS, webhooks, Slack, PagerDuty)
+	// and quarantine; see docs/respond.md. Empty: no responder runs.
+	Respond respond.Config `yaml:"respond"`
 }
 
 // Ingest configures decoding.
@@ -77,11 +81,12 @@ type Baseline struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Ingest: Ingest{Format: string(decode.FormatAuto)},
-		Detect: detect.Defaults(),
-		Kafka:  defaultKafka(),
-		HTTP:   HTTP{Addr: DefaultHTTPAddr},
-		Log:    Log{Level: "info", Format: "auto"},
+		Ingest:  Ingest{Format: string(decode.FormatAuto)},
+		Detect:  detect.Defaults(),
+		Kafka:   defaultKafka(),
+		HTTP:    HTTP{Addr: DefaultHTTPAddr},
+		Log:     Log{Level: "info", Format: "auto"},
+		Respond: respond.Defaults(),
 	}
 }
 
@@ -160,6 +165,10 @@ func (c *Config) Validate() error {
 		// Name the setting by its full path in this file.
 		msg := strings.TrimPrefix(err.Error(), detect.ErrInvalidConfig.Error()+": ")
 		return fmt.Errorf("%w: detect.%s", ErrInvalid, msg)
+	}
+	if err := c.Respond.Validate(); err != nil {
+		msg := strings.TrimPrefix(err.Error(), respond.ErrInvalidConfig.Error()+": ")
+		return fmt.Errorf("%w: %s", ErrInvalid, msg) // respond's messages name respond.KEY already
 	}
 	return c.validateService()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/trailwatch/trailwatch/respond"
 	"io/fs"
 	"net"
 	"net/http"
@@ -47,6 +49,16 @@ type Options struct {
 	// JoinGroupBackoff is the wait between attempts to join the group;
 	// default kafka-go's (5s). Tests lower it.
 	JoinGroupBackoff time.Duration
+	// AWS, RespondReader and Responder adjust the response stage (tests
+	// point it at fake AWS endpoints and shorten group timeouts).
+	AWS           *aws.Config
+	RespondReader func(*kafkago.ReaderConfig)
+	Responder     func(*respond.ResponderOptions)
+}
+
+// respondConfigured reports whether any sink or quarantine is configured.
+func (s *Service) respondConfigured() bool {
+	return len(s.cfg.Respond.Sinks) > 0 || s.cfg.Respond.Quarantine.Enabled
 }
 
 // Service is one running `trailwatch serve`.
@@ -204,6 +216,22 @@ func (s *Service) Run(ctx context.Context) error {
 	{
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { return s.pipeline(ctx) }, func(error) { cancel() })
+	}
+	if s.respondConfigured() {
+		// The response stage consumes the alerts topic in its own consumer
+		// group, so delivery is decoupled from detection and at-least-once.
+		rs, err := respond.New(ctx, s.cfg.Respond, respond.Deps{
+			Brokers: s.cfg.Kafka.Brokers, AlertsTopic: s.cfg.Kafka.AlertsTopic, Dialer: s.conn.Dialer,
+			Registerer: s.reg, Logger: s.log.Named("respond"), Reader: s.o.RespondReader, Responder: s.o.Responder,
+			AWS: s.o.AWS,
+		})
+		if err != nil {
+			s.close()
+			return fmt.Errorf("respond: %w", err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return rs.Responder.Run(ctx) }, func(error) { cancel() })
+		defer rs.Close()
 	}
 	err := g.Run()
 	s.close()
