@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/trailwatch/trailwatch/bench/workload"
+	"github.com/trailwatch/trailwatch/ingest/kafka"
 	"github.com/trailwatch/trailwatch/ingest/source"
 	"github.com/trailwatch/trailwatch/internal/config"
 	"github.com/trailwatch/trailwatch/internal/logging"
@@ -47,12 +48,18 @@ type replayFlags struct {
 func newReplayCmd() *cobra.Command {
 	var f replayFlags
 	cmd := &cobra.Command{
-		Use:   "replay PATH... | - | s3://BUCKET/PREFIX",
+		Use:   "replay PATH... | - | s3://BUCKET/PREFIX | kafka://BROKERS/TOPIC?from=RFC3339&to=RFC3339",
 		Short: "Replay historical CloudTrail and VPC Flow Logs and write alerts as JSON lines",
 		Long: `Replay reads CloudTrail and VPC Flow Log files (plain or gzip, any shape AWS delivers), directories
-(recursively), stdin ("-") and S3 prefixes, runs detection and writes alerts as JSON lines.
-Inputs are decoded in parallel but always delivered in the same order, so the same input and
-flags give byte-identical alerts. A summary goes to stderr (and --summary-json).`,
+(recursively), stdin ("-"), S3 prefixes and time ranges of Kafka topics, runs detection and writes
+alerts as JSON lines. Inputs are decoded in parallel but always delivered in the same order, so the
+same input and flags give byte-identical alerts. A summary goes to stderr (and --summary-json).
+
+A Kafka input, kafka://HOST:PORT[,HOST:PORT...]/TOPIC?from=RFC3339&to=RFC3339, reads every partition
+from the first message stamped at or after from up to the last stamped at or before to (either may
+be left out) and no further than the end of the topic when the replay starts; messages are merged
+by message time, then partition, then offset. No consumer group is used and nothing is committed;
+TLS and SASL come from the config's kafka section. Kafka inputs are read after files and S3.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.sample {
 				if len(args) > 0 {
@@ -60,7 +67,17 @@ flags give byte-identical alerts. A summary goes to stderr (and --summary-json).
 				}
 				return nil
 			}
-			return cobra.MinimumNArgs(1)(cmd, args)
+			if err := cobra.MinimumNArgs(1)(cmd, args); err != nil {
+				return err
+			}
+			for _, a := range args {
+				if kafka.IsURL(a) {
+					if _, err := kafka.ParseURL(a); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReplay(cmd, args, &f)
@@ -138,6 +155,16 @@ func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 		args, incidents = []string{sampleInput(dir)}, incs
 	}
 
+	var kconn *kafka.Conn
+	for _, a := range args {
+		if kafka.IsURL(a) {
+			if kconn, err = kafka.NewConn(cfg.Kafka.Security(), nil); err != nil {
+				return err
+			}
+			break
+		}
+	}
+
 	var out io.Writer = cmd.OutOrStdout()
 	if f.out != "" {
 		file, err := os.Create(f.out)
@@ -163,6 +190,7 @@ func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 		Stdin:       cmd.InOrStdin(),
 		NewS3:       s3Factory(f),
 		S3Range:     rng,
+		Kafka:       kconn,
 		Decode:      decOpts,
 		Baseline:    cfg.BaselineOptions(),
 		Detect:      cfg.Detect,

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +13,13 @@ import (
 	kafka "github.com/segmentio/kafka-go"
 )
 
-// ErrBadURL is wrapped by ParseURL errors.
-var ErrBadURL = errors.New("bad kafka URL")
+// Errors of range reads.
+var (
+	// ErrBadURL is wrapped by ParseURL errors.
+	ErrBadURL = errors.New("bad kafka URL")
+	// ErrUnreachable is wrapped when no broker of a range answered.
+	ErrUnreachable = errors.New("kafka brokers unreachable")
+)
 
 // Range is a time range of one topic: kafka://BROKER[,BROKER...]/TOPIC?from=RFC3339&to=RFC3339.
 // From zero means the start of the topic; To zero means up to the high
@@ -66,113 +72,236 @@ func ParseURL(s string) (Range, error) {
 	return r, nil
 }
 
-// ReadRange reads every partition of r.Topic from the first offset whose
-// message timestamp is at or after r.From up to the high watermark found at
-// the start (or the first message after r.To), partition by partition in
-// order, and hands each message to fn. No consumer group is used and
-// nothing is committed.
+// ReadRange reads the messages of r.Topic whose timestamps lie in
+// [r.From, r.To] and hands each to fn, on the calling goroutine. No consumer
+// group is used and nothing is committed.
+//
+// Bounds per partition: reading starts at the first offset whose timestamp is
+// at or after r.From (the broker's time index; the first offset when From is
+// zero) and ends before the high watermark taken when ReadRange starts, or
+// before the first offset stamped after r.To when that comes earlier (the
+// broker's time index again): a partition stops at its first message after
+// To, and messages produced during the read are never included. Producer
+// timestamps need not be monotonic within a partition, so messages inside
+// those offsets whose timestamp is still outside [From, To] are left out too.
+//
+// Order: partitions are read at once and merged by message timestamp, then
+// partition, then offset. Each partition keeps its own offset order, so the
+// same topic contents always give the same sequence, and a time-ordered
+// replay keeps detection's watermark from marking one partition's events late
+// because another partition ran ahead.
 func ReadRange(ctx context.Context, r Range, conn *Conn, fn func(*kafka.Message) error) error {
 	if len(r.Brokers) == 0 {
 		return ErrNoBrokers
 	}
-	if conn == nil {
-		conn = &Conn{Dialer: &kafka.Dialer{Timeout: 10 * time.Second}, Transport: &kafka.Transport{}}
+	if conn == nil || conn.Dialer == nil {
+		conn = &Conn{Dialer: &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}}
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(r.Brokers...), Transport: conn.Transport, Timeout: 30 * time.Second}
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{r.Topic}})
+	bounds, err := partitionBounds(ctx, r, conn.Dialer)
 	if err != nil {
-		return fmt.Errorf("kafka metadata %s: %w", r.Topic, err)
+		return err
 	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		if len(md.Topics) == 1 {
-			return fmt.Errorf("kafka topic %s: %w", r.Topic, md.Topics[0].Error)
-		}
-		return fmt.Errorf("kafka topic %s: not found", r.Topic)
-	}
-	var parts []int
-	for _, p := range md.Topics[0].Partitions {
-		parts = append(parts, p.ID)
-	}
-	sort.Ints(parts)
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range parts {
-		start := kafka.FirstOffsetOf(p)
-		if !r.From.IsZero() {
-			start = kafka.TimeOffsetOf(p, r.From)
-		}
-		req.Topics[r.Topic] = append(req.Topics[r.Topic], start)
-	}
-	startRes, err := cl.ListOffsets(ctx, req)
-	if err != nil {
-		return fmt.Errorf("kafka list offsets %s: %w", r.Topic, err)
-	}
-	endReq := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range parts {
-		endReq.Topics[r.Topic] = append(endReq.Topics[r.Topic], kafka.LastOffsetOf(p))
-	}
-	endRes, err := cl.ListOffsets(ctx, endReq)
-	if err != nil {
-		return fmt.Errorf("kafka list offsets %s: %w", r.Topic, err)
-	}
-	starts, ends := map[int]int64{}, map[int]int64{}
-	for _, po := range startRes.Topics[r.Topic] {
-		if po.Error != nil {
-			return fmt.Errorf("kafka offsets %s/%d: %w", r.Topic, po.Partition, po.Error)
-		}
-		starts[po.Partition] = po.FirstOffset
-		if !r.From.IsZero() {
-			starts[po.Partition] = offsetForTime(po)
-		}
-	}
-	for _, po := range endRes.Topics[r.Topic] {
-		if po.Error != nil {
-			return fmt.Errorf("kafka offsets %s/%d: %w", r.Topic, po.Partition, po.Error)
-		}
-		ends[po.Partition] = po.LastOffset
-	}
-	for _, p := range parts {
-		start, end := starts[p], ends[p]
-		if start < 0 || start >= end {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var streams []*partStream
+	for _, b := range bounds {
+		if b.start < 0 || b.start >= b.end {
 			continue
 		}
-		if err := readPartition(ctx, r, conn, p, start, end, fn); err != nil {
+		s := &partStream{part: b.part, ch: make(chan kafka.Message, 256), errc: make(chan error, 1)}
+		streams = append(streams, s)
+		go s.read(ctx, r, conn.Dialer, b)
+	}
+	defer func() {
+		cancel()
+		for _, s := range streams {
+			<-s.errc // wait for every reader to close
+		}
+	}()
+	h := &mergeHeap{}
+	for _, s := range streams {
+		if err := s.next(ctx, r, h); err != nil {
+			return err
+		}
+	}
+	for h.Len() > 0 {
+		s := heap.Pop(h).(*partStream)
+		m := s.head
+		if err := fn(&m); err != nil {
+			return err
+		}
+		if err := s.next(ctx, r, h); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// offsetForTime picks the offset a timestamp lookup found; -1 (none at or
-// after the time) means nothing to read.
-func offsetForTime(po kafka.PartitionOffsets) int64 {
-	for off := range po.Offsets {
-		return off // one lookup, one answer
-	}
-	return -1
+type bound struct {
+	part       int
+	start, end int64
 }
 
-func readPartition(ctx context.Context, r Range, conn *Conn, p int, start, end int64, fn func(*kafka.Message) error) error {
+// partitionBounds finds the partitions of r.Topic and the offsets to read
+// from each, asking the brokers in the order given until one answers.
+func partitionBounds(ctx context.Context, r Range, d *kafka.Dialer) ([]bound, error) {
+	var parts []kafka.Partition
+	var errs []error
+	for _, b := range r.Brokers {
+		ps, err := d.LookupPartitions(ctx, "tcp", b, r.Topic)
+		if err == nil {
+			parts = ps
+			errs = nil
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	if errs != nil {
+		return nil, fmt.Errorf("%w: topic %s via %s: %w", ErrUnreachable, r.Topic, strings.Join(r.Brokers, ","), errors.Join(errs...))
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].ID < parts[j].ID })
+	var out []bound
+	for _, p := range parts {
+		b, err := offsetsOf(ctx, r, d, p)
+		if err != nil {
+			return nil, fmt.Errorf("kafka offsets %s/%d: %w", r.Topic, p.ID, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// offsetsOf asks the partition's leader for the offsets bounding r. Each
+// lookup is its own request: a broker refuses two lookups of one partition in
+// one ListOffsets request.
+func offsetsOf(ctx context.Context, r Range, d *kafka.Dialer, p kafka.Partition) (bound, error) {
+	addr := fmt.Sprintf("%s:%d", p.Leader.Host, p.Leader.Port)
+	c, err := d.DialPartition(ctx, "tcp", addr, p)
+	if err != nil {
+		return bound{}, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl) //nolint:errcheck
+	}
+	b := bound{part: p.ID}
+	if b.start, b.end, err = c.ReadOffsets(); err != nil {
+		return bound{}, err
+	}
+	if !r.From.IsZero() {
+		// -1 when no message is stamped at or after From: nothing to read.
+		if b.start, err = c.ReadOffset(r.From); err != nil {
+			return bound{}, err
+		}
+	}
+	if !r.To.IsZero() {
+		// Timestamps have millisecond precision: the first offset stamped
+		// after To is the first at or after To+1ms.
+		after, err := c.ReadOffset(r.To.Truncate(time.Millisecond).Add(time.Millisecond))
+		if err != nil {
+			return bound{}, err
+		}
+		if after >= 0 && after < b.end {
+			b.end = after
+		}
+	}
+	return b, nil
+}
+
+// partStream reads one partition's [start, end) on its own goroutine. ch is
+// closed at the end; errc gets exactly one value (nil or the error) when the
+// goroutine has finished and closed its reader.
+type partStream struct {
+	part int
+	ch   chan kafka.Message
+	errc chan error
+	err  error // the error received from errc, once ch is closed
+	head kafka.Message
+	done bool
+}
+
+func (s *partStream) read(ctx context.Context, r Range, d *kafka.Dialer, b bound) {
 	rd := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: r.Brokers, Topic: r.Topic, Partition: p, Dialer: conn.Dialer,
+		Brokers: r.Brokers, Topic: r.Topic, Partition: b.part, Dialer: d,
 		MaxBytes: 1e6, MaxWait: 500 * time.Millisecond,
 	})
-	defer rd.Close()
-	if err := rd.SetOffset(start); err != nil {
-		return err
-	}
-	for {
-		m, err := rd.FetchMessage(ctx)
-		if err != nil {
-			return fmt.Errorf("kafka read %s/%d: %w", r.Topic, p, err)
-		}
-		if !r.To.IsZero() && m.Time.After(r.To) {
-			return nil
-		}
-		if err := fn(&m); err != nil {
+	err := func() error {
+		if err := rd.SetOffset(b.start); err != nil {
 			return err
 		}
-		if m.Offset+1 >= end {
+		for {
+			m, err := rd.FetchMessage(ctx)
+			if err != nil {
+				return err
+			}
+			if m.Offset >= b.end { // gaps (compaction, control records) can skip past end
+				return nil
+			}
+			select {
+			case s.ch <- m:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if m.Offset+1 >= b.end {
+				return nil
+			}
+		}
+	}()
+	rd.Close()
+	close(s.ch)
+	if err != nil {
+		err = fmt.Errorf("kafka read %s/%d: %w", r.Topic, b.part, err)
+	}
+	s.errc <- err
+}
+
+// next takes the stream's next message in range and pushes the stream on h,
+// or leaves it off when the partition is done.
+func (s *partStream) next(ctx context.Context, r Range, h *mergeHeap) error {
+	for {
+		select {
+		case m, ok := <-s.ch:
+			if !ok {
+				s.done = true
+				s.err = <-s.errc
+				s.errc <- s.err // for the deferred wait in ReadRange
+				return s.err
+			}
+			if (!r.From.IsZero() && m.Time.Before(r.From)) || (!r.To.IsZero() && m.Time.After(r.To)) {
+				continue
+			}
+			s.head = m
+			heap.Push(h, s)
 			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+}
+
+// mergeHeap orders partition heads by message time, partition, offset.
+type mergeHeap []*partStream
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(i, j int) bool {
+	a, b := &h[i].head, &h[j].head
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.Partition != b.Partition {
+		return a.Partition < b.Partition
+	}
+	return a.Offset < b.Offset
+}
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*partStream)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return s
 }

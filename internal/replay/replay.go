@@ -24,16 +24,18 @@ import (
 	"github.com/trailwatch/trailwatch/ingest"
 	"github.com/trailwatch/trailwatch/ingest/deadletter"
 	"github.com/trailwatch/trailwatch/ingest/decode"
+	"github.com/trailwatch/trailwatch/ingest/kafka"
 	"github.com/trailwatch/trailwatch/ingest/source"
 )
 
 // Options configure a replay.
 type Options struct {
-	Inputs      []string     // paths, directories, "-" for stdin, s3://bucket/prefix
+	Inputs      []string     // paths, directories, "-" for stdin, s3://bucket/prefix, kafka://brokers/topic?from=&to=
 	Stdin       io.Reader    // read for "-"; default os.Stdin
 	S3          source.S3API // client for s3:// inputs; nil means NewS3 is called on first need
 	NewS3       func(ctx context.Context) (source.S3API, error)
 	S3Range     source.S3Range
+	Kafka       *kafka.Conn // TLS/SASL for kafka:// inputs; nil: plaintext
 	Decode      decode.Options
 	Baseline    baseline.Options
 	Detect      detect.Config
@@ -108,14 +110,19 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	start := opts.Now()
 	sum := &Summary{Rejected: map[string]int64{}, Skipped: map[string]int64{}}
 
-	if _, err := decode.New(opts.Decode); err != nil {
+	msgDec, err := decode.New(opts.Decode)
+	if err != nil {
+		return nil, err
+	}
+	var kafkaIns []kafkaInput
+	if opts.Inputs, kafkaIns, err = splitInputs(opts.Inputs); err != nil {
 		return nil, err
 	}
 	units, err := enumerate(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
-	sum.Inputs = len(units)
+	sum.Inputs = len(units) + len(kafkaIns)
 
 	store, err := openStore(opts.StateFile, opts.Baseline, opts.Detect.Window)
 	if err != nil {
@@ -171,12 +178,15 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		total += u.Size
 	}
+	if len(kafkaIns) > 0 {
+		total = -1 // a topic's size in bytes is not known up front
+	}
 	prog := newProgress(opts.Progress, total, opts.Now)
 	newDec := func() source.DecodeFunc {
 		d, _ := decode.New(opts.Decode) // validated above
 		return d.Decode
 	}
-	err = source.Read(ctx, units, newDec, source.Options{Parallelism: opts.Parallelism}, func(c *source.Chunk) error {
+	consume := func(c *source.Chunk) error {
 		sum.Bytes += c.Bytes
 		for i := range c.Events {
 			ev := &c.Events[i]
@@ -220,9 +230,16 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		prog.update(sum.Records, sum.Bytes)
 		return nil
-	})
-	if err != nil {
-		return nil, err
+	}
+	if len(units) > 0 {
+		if err := source.Read(ctx, units, newDec, source.Options{Parallelism: opts.Parallelism}, consume); err != nil {
+			return nil, err
+		}
+	}
+	for i, in := range kafkaIns {
+		if err := readKafka(ctx, len(units)+i, in, opts.Kafka, msgDec, kafkaChunkEvents, consume); err != nil {
+			return nil, err
+		}
 	}
 	eng.Flush()
 	prog.done()
@@ -258,6 +275,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	return sum, nil
 }
+
+// kafkaChunkEvents bounds the events of a Kafka input held before they go to
+// detection, as source.Options.ChunkEvents does for files.
+const kafkaChunkEvents = 4096
 
 // isRecordSkip says whether a skip stands for a record (NODATA, SKIPDATA) as
 // opposed to framing (headers, blank lines, control messages).
