@@ -4,10 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/trailwatch/trailwatch/respond"
 )
 
 func execute(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
@@ -91,5 +98,54 @@ func TestReplaySample(t *testing.T) {
 	}
 	if strings.Count(out, "\n") < 5 {
 		t.Errorf("alerts:\n%s", out)
+	}
+}
+
+// TestReplayRespond: replay --respond delivers every alert of the replay to
+// the config's sinks (a signed webhook here).
+func TestReplayRespond(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a sample organization")
+	}
+	var mu sync.Mutex
+	got := map[string]bool{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := respond.VerifySignature([]byte("s3cret"), r.Header.Get(respond.HeaderTimestamp),
+			r.Header.Get(respond.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("signature: %v", err)
+		}
+		mu.Lock()
+		got[r.Header.Get(respond.HeaderAlertID)] = true
+		mu.Unlock()
+	}))
+	defer hs.Close()
+	t.Setenv("TW_REPLAY_HOOK_SECRET", "s3cret")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tw.yaml")
+	os.WriteFile(cfgPath, []byte("respond:\n  sinks:\n    - name: soc\n      type: webhook\n      url: "+hs.URL+
+		"\n      secret_env: TW_REPLAY_HOOK_SECRET\n"), 0o644)
+	out, _, err := execute(t, "", "replay", "--config", cfgPath, "--respond", "--sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var a struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal([]byte(line), &a) != nil {
+			t.Fatalf("alert line %q", line)
+		}
+		ids++
+		if !got[a.ID] {
+			t.Errorf("alert %s was not delivered", a.ID)
+		}
+	}
+	if ids == 0 {
+		t.Fatal("no alerts")
+	}
+	if _, _, err := execute(t, "", "replay", "--respond", "--sample"); err == nil {
+		t.Error("--respond without sinks accepted")
 	}
 }

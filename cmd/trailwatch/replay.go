@@ -43,6 +43,7 @@ type replayFlags struct {
 	region        string
 	logLevel      string
 	sample        bool
+	respond       bool
 }
 
 func newReplayCmd() *cobra.Command {
@@ -101,6 +102,7 @@ TLS and SASL come from the config's kafka section. Kafka inputs are read after f
 	fl.BoolVar(&f.s3PathStyle, "s3-path-style", false, "use path-style S3 addressing (for S3-compatible stores)")
 	fl.StringVar(&f.region, "region", "", "AWS region for S3 (default: from the AWS config chain)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.BoolVar(&f.respond, "respond", false, "deliver alerts to the sinks of the config's respond section (quarantine stays dry-run unless\nrespond.quarantine.dry_run is false)")
 	fl.BoolVar(&f.sample, "sample", false, "replay the built-in sample: a seeded organization (120 principals, 12h of CloudTrail\nand flow logs, 5 injected incidents) generated on the fly, then report which incidents were caught")
 	return cmd
 }
@@ -185,6 +187,11 @@ func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	onAlert, closeRespond, err := replayResponder(ctx, f.respond, cfg.Respond, log)
+	if err != nil {
+		return err
+	}
+	defer closeRespond()
 	sum, err := replay.Run(ctx, replay.Options{
 		Inputs:      args,
 		Stdin:       cmd.InOrStdin(),
@@ -201,6 +208,7 @@ func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 		StateFile:   f.state,
 		Progress:    prog,
 		Logger:      log,
+		OnAlert:     onAlert,
 	})
 	if err != nil {
 		return err

@@ -47,7 +47,11 @@ type Options struct {
 	StateFile   string    // baseline snapshot to load before and save after; empty: none
 	Progress    io.Writer // a terminal for progress lines; nil: quiet
 	Logger      *zap.Logger
-	Now         func() time.Time // for the progress clock and Seconds; default time.Now
+	// OnAlert, if set, sees every alert after it is written (replay
+	// --respond hands them to the response stage). It runs on the consumer
+	// goroutine.
+	OnAlert func(*detect.Alert)
+	Now     func() time.Time // for the progress clock and Seconds; default time.Now
 }
 
 // Summary is what a replay reports, on stderr and in --summary-json.
@@ -153,6 +157,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		alertBuf = append(alertBuf, '\n')
 		if _, err := out.Write(alertBuf); err != nil && outErr == nil {
 			outErr = err
+		}
+		if opts.OnAlert != nil {
+			opts.OnAlert(a)
 		}
 	}
 	var lateErr error
