@@ -65,6 +65,7 @@ func (r *Report) Markdown() string {
 		w("\n")
 	}
 	r.mdReplay(&b)
+	r.mdKafka(&b)
 	r.mdGoBench(&b)
 	r.mdMemory(&b)
 	r.mdQuality(&b, r.Quality, true)

@@ -166,6 +166,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 
+	// Memory measures heap deltas: it runs before the Kafka step, whose
+	// broker and client state is released by timers some time after it.
+	if sc.MemoryPrincipals > 0 {
+		fmt.Fprintf(log, "memory: %d principals\n", sc.MemoryPrincipals)
+		m := MeasurePrincipalMemory(sc.MemoryPrincipals)
+		rep.Memory = &m
+	}
+
 	if opts.Kafka != nil {
 		fmt.Fprintln(log, "kafka end to end")
 		if kr, err := opts.Kafka(ctx, sc, filepath.Join(work, "kafka")); err != nil {
@@ -173,12 +181,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		} else {
 			rep.Kafka = kr
 		}
-	}
-
-	if sc.MemoryPrincipals > 0 {
-		fmt.Fprintf(log, "memory: %d principals\n", sc.MemoryPrincipals)
-		m := MeasurePrincipalMemory(sc.MemoryPrincipals)
-		rep.Memory = &m
 	}
 
 	fmt.Fprintf(log, "quality: %d principals, %d+%d days\n", sc.Quality.Principals, sc.Quality.WarmUpDays, sc.Quality.ScoredDays)

@@ -54,6 +54,10 @@ type Decoder struct {
 	// allocating (and zeroing) these per file cost more than decoding them.
 	dz ingest.Decompressor
 	br *bufio.Reader
+	// Reused for flow-log messages handed to the stream decoder: a fresh
+	// 64 KiB reader per Kafka message cost more than decoding the line.
+	msg   bytes.Reader
+	msgBR *bufio.Reader
 }
 
 // New validates opts and returns a decoder.
@@ -149,7 +153,15 @@ func (d *Decoder) DecodeMessage(b []byte, pos ingest.Position, sink ingest.Sink)
 	case FormatCloudTrail:
 		return d.ct.DecodeMessage(plain, pos, sink)
 	case FormatVPCFlow:
-		return d.vf.Decode(bytes.NewReader(plain), pos, sink)
+		d.msg.Reset(plain)
+		if d.msgBR == nil {
+			d.msgBR = bufio.NewReaderSize(&d.msg, 64<<10)
+		} else {
+			d.msgBR.Reset(&d.msg)
+		}
+		err := d.vf.Decode(d.msgBR, pos, sink)
+		d.msg.Reset(nil) // do not keep the message reachable
+		return err
 	}
 	sink.Reject(&ingest.Reject{Reason: ingest.ReasonUnknownFormat,
 		Detail: "neither CloudTrail JSON nor VPC flow-log text", Pos: pos, Raw: plain})

@@ -130,3 +130,29 @@ func FuzzDecodeMessage(f *testing.F) {
 		d.Decode(bytes.NewReader(b), ingest.FilePos("f"), &r)
 	})
 }
+
+// BenchmarkDecodeMessage: one Kafka message of each kind, as serve decodes them.
+func BenchmarkDecodeMessage(b *testing.B) {
+	for _, bc := range []struct{ name, msg string }{{"cloudtrail", record}, {"flowline", flowLine}} {
+		b.Run(bc.name, func(b *testing.B) {
+			d, _ := New(Options{})
+			var r countSink
+			msg := []byte(bc.msg)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				d.DecodeMessage(msg, ingest.Position{Name: "t", Partition: 0, Offset: int64(i)}, &r)
+			}
+			if r.events != b.N {
+				b.Fatalf("%d events for %d messages", r.events, b.N)
+			}
+		})
+	}
+}
+
+type countSink struct{ events int }
+
+func (c *countSink) Event(*ingest.Event)                 { c.events++ }
+func (c *countSink) Insight(*ingest.Event, []byte)       {}
+func (c *countSink) Reject(*ingest.Reject)               {}
+func (c *countSink) Skip(ingest.Reason, ingest.Position) {}

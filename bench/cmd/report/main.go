@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sort"
 	"strings"
@@ -74,6 +75,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// kafkaRow measures the Kafka end-to-end row (issue 6, row 4) once
-// `trailwatch serve` exists; until then the report says "not measured yet".
-var kafkaRow bench.KafkaFunc
+// kafkaRow measures the Kafka end-to-end row (issue 6, row 4): serve
+// against kcat on the in-process development broker. Without kcat on PATH
+// the row says "not measured yet".
+var kafkaRow bench.KafkaFunc = func(ctx context.Context, sc bench.Scale, dir string) (*bench.KafkaResult, error) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		fmt.Fprintln(os.Stderr, "  kcat not on PATH: the Kafka row is not measured (apt-get install kcat)")
+		return nil, nil
+	}
+	return bench.KafkaRow(ctx, sc, dir)
+}
