@@ -161,7 +161,7 @@ func Defaults() Config {
 		AllowedLateness: 5 * time.Minute,
 		Sigma:           3,
 		MinSigma:        MetricValues{APICalls: 1, APIErrors: 1, EgressBytes: 1 << 20},
-		MinExcess:       MetricValues{APICalls: 20, APIErrors: 10, EgressBytes: 50 << 20},
+		MinExcess:       MetricValues{APICalls: 20, APIErrors: 10, EgressBytes: 150 << 20},
 		MinHistory:      60,
 		Cooldown:        15 * time.Minute,
 		PeerHalfLife:    24 * time.Hour,

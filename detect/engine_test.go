@@ -487,6 +487,7 @@ func TestSuppression(t *testing.T) {
 func TestExplanation(t *testing.T) {
 	cfg := Defaults()
 	cfg.MinHistory = 0
+	cfg.MinExcess.EgressBytes = 50 << 20 // the flows below cross it on the fifth
 	e, _, c := newTestEngine(t, cfg)
 	key := "arn:aws:iam::" + acct + ":user/explained"
 	var ids []string
