@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,16 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Admiral-Piett/goaws/app/models"
-	"github.com/Admiral-Piett/goaws/app/router"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/sirupsen/logrus"
 
 	"github.com/trailwatch/trailwatch/internal/testutil/awsquery"
+	"github.com/trailwatch/trailwatch/internal/testutil/goaws"
 	"github.com/trailwatch/trailwatch/respond"
 )
 
@@ -32,20 +29,10 @@ import (
 var goawsURL string
 
 func TestMain(m *testing.M) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	host, port, _ := net.SplitHostPort(l.Addr().String())
-	models.CurrentEnvironment.Host, models.CurrentEnvironment.Port = host, port
-	models.CurrentEnvironment.Region, models.CurrentEnvironment.AccountID = "us-east-1", "100010001000"
-	models.CurrentEnvironment.QueueAttributeDefaults = models.EnvQueueAttributes{VisibilityTimeout: 30, MaximumMessageSize: 262144, MessageRetentionPeriod: 345600}
-	logrus.SetLevel(logrus.ErrorLevel)
-	srv := &http.Server{Handler: router.New()}
-	go srv.Serve(l)
-	goawsURL = "http://" + l.Addr().String()
+	url, stop := goaws.Start()
+	goawsURL = url
 	code := m.Run()
-	srv.Close()
+	stop()
 	os.Exit(code)
 }
 
