@@ -1012,25 +1012,29 @@ func (g *Generator) appendResources(b []byte, a *action, p *principal, rs *res, 
 		b = g.appendRoleName(b, rs)
 		return append(b, `"}]`...)
 	case tDDBItem, tDDBQuery:
-		b = append(b, `,"resources":[{"accountId":"`...)
-		b = append(b, acctID...)
-		b = append(b, `","type":"AWS::DynamoDB::Table","ARN":"arn:aws:dynamodb:`...)
-		b = append(b, region...)
-		b = append(b, ':')
-		b = append(b, acctID...)
-		b = append(b, ":table/"...)
+		b = appendRegionalResource(b, "AWS::DynamoDB::Table", "dynamodb", region, acctID, ":table/")
 		b = appendTableName(b, rs)
 		return append(b, `"}]`...)
 	case tLambdaInvoke:
-		b = append(b, `,"resources":[{"accountId":"`...)
-		b = append(b, acctID...)
-		b = append(b, `","type":"AWS::Lambda::Function","ARN":"arn:aws:lambda:`...)
-		b = append(b, region...)
-		b = append(b, ':')
-		b = append(b, acctID...)
-		b = append(b, ":function:"...)
+		b = appendRegionalResource(b, "AWS::Lambda::Function", "lambda", region, acctID, ":function:")
 		b = appendFuncName(b, rs)
 		return append(b, `"}]`...)
 	}
 	return b
+}
+
+// appendRegionalResource opens a one-element resources list for a regional
+// resource, up to the resource name: ...,"ARN":"arn:aws:SERVICE:REGION:ACCOUNT<sep>
+func appendRegionalResource(b []byte, typ, service, region, acctID, sep string) []byte {
+	b = append(b, `,"resources":[{"accountId":"`...)
+	b = append(b, acctID...)
+	b = append(b, `","type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","ARN":"arn:aws:`...)
+	b = append(b, service...)
+	b = append(b, ':')
+	b = append(b, region...)
+	b = append(b, ':')
+	b = append(b, acctID...)
+	return append(b, sep...)
 }

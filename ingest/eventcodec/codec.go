@@ -204,20 +204,8 @@ func (d *decoder) uvarint(field string) uint64 {
 }
 
 func (d *decoder) varint(field string) int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		if n == 0 {
-			d.fail(field, "truncated varint")
-		} else {
-			d.fail(field, "varint overflows 64 bits")
-		}
-		return 0
-	}
-	d.off += n
-	return v
+	u := d.uvarint(field) // binary.Varint is zigzag over a uvarint
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // bytes returns the next n bytes, aliasing d.b.
