@@ -93,23 +93,17 @@ func (g *Generator) ordinaryFlow(f *flow, r *rng, en *eni, self []byte) {
 			peer = append(peer, "3.218."...)
 			f.dstSvc = "DYNAMODB"
 		}
-		peer = strconv.AppendInt(peer, int64(r.intn(256)), 10)
-		peer = append(peer, '.')
-		peer = strconv.AppendInt(peer, int64(r.between(1, 254)), 10)
+		peer = appendHostOctets(peer, r)
 		f.src, f.dst, f.sport, f.dport, f.tcpFlags, f.egress, f.trafficPath = self, peer, r.between(32768, 60999), 443, 3, true, "7"
 		f.bytes = int64(r.logNormal(32<<10, 1.5, 200, 20<<20))
 	case flowToInternet:
 		peer = append(peer, internetPrefixes[r.intn(len(internetPrefixes))]...)
-		peer = strconv.AppendInt(peer, int64(r.intn(256)), 10)
-		peer = append(peer, '.')
-		peer = strconv.AppendInt(peer, int64(r.between(1, 254)), 10)
+		peer = appendHostOctets(peer, r)
 		f.src, f.dst, f.sport, f.dport, f.tcpFlags, f.egress, f.trafficPath = self, peer, r.between(32768, 60999), 443, 3, true, "8"
 		f.bytes = int64(r.logNormal(20<<10, 1.5, 100, 20<<20))
 	case flowScan:
 		peer = append(peer, scannerPrefixes[r.intn(len(scannerPrefixes))]...)
-		peer = strconv.AppendInt(peer, int64(r.intn(256)), 10)
-		peer = append(peer, '.')
-		peer = strconv.AppendInt(peer, int64(r.between(1, 254)), 10)
+		peer = appendHostOctets(peer, r)
 		f.src, f.dst, f.sport, f.dport, f.tcpFlags = peer, self, r.between(1024, 65535), scanPorts[r.intn(len(scanPorts))], 2
 		f.bytes, f.packets, f.action = int64(40*r.between(1, 3)), 1, "REJECT"
 	case flowDNS:
@@ -228,4 +222,11 @@ func (g *Generator) appendFlowV5(b []byte, f *flow, en *eni, fl *flowLog) []byte
 		b = append(b, " ingress "...)
 	}
 	return append(b, f.trafficPath...)
+}
+
+// appendHostOctets completes a /16 prefix ("203.0.") with a random host.
+func appendHostOctets(b []byte, r *rng) []byte {
+	b = strconv.AppendInt(b, int64(r.intn(256)), 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, int64(r.between(1, 254)), 10)
 }
