@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -151,8 +152,8 @@ func TestServeWithResponders(t *testing.T) {
 	}
 	// SNS: every alert arrives through the SQS subscription as the alert JSON.
 	got := map[string]bool{}
-	for tries := 0; tries < 20 && len(got) < len(want); tries++ {
-		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10})
+	for recvDeadline := time.Now().Add(30 * time.Second); len(got) < len(want) && time.Now().Before(recvDeadline); {
+		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,10 +167,15 @@ func TestServeWithResponders(t *testing.T) {
 			got[a.ID] = true
 		}
 	}
+	missing := 0
 	for _, a := range want {
 		if !got[a.ID] {
+			missing++
 			t.Errorf("alert %s did not reach SNS", a.ID)
 		}
+	}
+	if missing > 0 {
+		t.Logf("delivery metrics: %s", respondMetrics(t, s))
 	}
 	// Quarantine audited an entry per alert it considered, with the calls.
 	recs, err := respond.ReadAudit(rc.Quarantine.AuditFile)
@@ -189,4 +195,30 @@ func TestServeWithResponders(t *testing.T) {
 		t.Errorf("no dry-run quarantine with its planned calls in the audit: %+v", recs)
 	}
 	t.Logf("%d alerts; audit results: %d records, %d dry runs; fake AWS saw %s", len(want), len(recs), dry, strings.Join(fake.Actions(), ","))
+}
+
+// respondMetrics renders the response stage's delivery counters, for a
+// failing test to say what the responder saw.
+func respondMetrics(t *testing.T, s *Service) string {
+	mfs, err := s.Registry().Gather()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "trailwatch_respond_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			b.WriteString(mf.GetName())
+			for _, l := range m.GetLabel() {
+				b.WriteString(" " + l.GetName() + "=" + l.GetValue())
+			}
+			if c := m.GetCounter(); c != nil {
+				b.WriteString(" " + strconv.FormatFloat(c.GetValue(), 'g', -1, 64))
+			}
+			b.WriteString("; ")
+		}
+	}
+	return b.String()
 }
