@@ -73,5 +73,8 @@
 // taken with another window length, half-life or shard count, with errors
 // that match ErrSnapshotCorrupt, ErrSnapshotVersion and
 // ErrSnapshotIncompatible, and a missing file matches fs.ErrNotExist: a
-// baseline never silently restarts empty.
+// baseline never silently restarts empty. For changelogs, AppendEntry and
+// PutEntry write and read one principal at a time, and SetChangeHook reports
+// the principals that change without an Add (entry.go explains the order a
+// restore must rebuild).
 package baseline

@@ -62,7 +62,7 @@ func (s *Store) evictOne(sh *shard) bool {
 	if victim == nil {
 		return false
 	}
-	sh.remove(victim)
+	s.forget(sh, victim)
 	sh.evCap.Add(1)
 	return true
 }
@@ -80,7 +80,7 @@ func (s *Store) sweep(sh *shard, w int64) {
 		}
 		e := sh.all[sh.cursor]
 		if !e.isOpen && w-e.lastSeen > s.ttlWin {
-			sh.remove(e) // the last entry moves to cursor: look at it next
+			s.forget(sh, e) // the last entry moves to cursor: look at it next
 			sh.evTTL.Add(1)
 			continue
 		}

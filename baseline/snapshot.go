@@ -156,6 +156,7 @@ func (s *Store) encodeShard(b []byte, i int) []byte {
 	sh := &s.shards[i]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.settle(sh)
 	le := binary.LittleEndian
 	b = le.AppendUint32(b, uint32(i))
 	b = le.AppendUint64(b, sh.rng)
@@ -324,6 +325,7 @@ func (s *Store) decodeShard(d *decoder, i int) error {
 			return corrupt("open list position %d repeated or without open windows", pos)
 		}
 		e.isOpen = true
+		e.st.openSeq = j + 1 // the format keeps the order, not the numbers
 		sh.open = append(sh.open, e)
 		sh.openN.Add(1)
 	}

@@ -121,6 +121,7 @@ type Store struct {
 	ttlWin   int64 // a principal idle for more than this many windows is forgotten
 	mask     uint64
 	shards   []shard
+	hook     atomic.Pointer[func(key string)] // SetChangeHook
 }
 
 const cacheLine = 64
@@ -146,6 +147,7 @@ type shardData struct {
 	closed  Closed            // CloseWindow's callback argument, kept here so passing it does not allocate
 	cursor  int               // TTL sweep position in all
 	passLen int               // len(all) when the current sweep pass began
+	want    map[*entry]uint32 // non-nil after PutEntry: each entry's recorded place in all, until settle sorts by it
 
 	// Counters: written only under mu by the shard's owner, read with atomic
 	// loads by Stats without the lock. Never shared between shards.
@@ -249,6 +251,7 @@ func (s *Store) Add(key string, meta Meta, w int64, delta Values) Observation {
 	sh, h := s.lookup(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.settle(sh)
 	e := sh.find(h, key)
 	ok := e != nil
 	if !ok {
@@ -269,9 +272,7 @@ func (s *Store) Add(key string, meta Meta, w int64, delta Values) Observation {
 		e.lastSeen = w
 	}
 	if !e.isOpen {
-		e.isOpen = true
-		sh.open = append(sh.open, e)
-		sh.openN.Add(1)
+		s.pushOpen(sh, e)
 	}
 	obs := Observation{
 		Window:   w,
@@ -312,8 +313,9 @@ func (sh *shard) insert(h uint64, e *entry) {
 }
 
 // remove forgets e, which must not be open. The last entry of all takes its
-// place, so the order of all stays a deterministic function of the input.
-func (sh *shard) remove(e *entry) {
+// place, so the order of all stays a deterministic function of the input;
+// that entry is returned (nil if e was the last).
+func (sh *shard) remove(e *entry) (moved *entry) {
 	h := xxhash.Sum64String(e.key)
 	if head := sh.entries[h]; head == e {
 		if e.next == nil {
@@ -335,6 +337,10 @@ func (sh *shard) remove(e *entry) {
 	sh.all = sh.all[:len(sh.all)-1]
 	sh.tracked.Add(-1)
 	sh.bytes.Add(-(entryBytes + strBytes(len(e.key)) + strBytes(len(e.account))))
+	if last != e {
+		return last
+	}
+	return nil
 }
 
 // window returns e's accumulator for window w, opening it if needed.
@@ -409,6 +415,7 @@ func (s *Store) CloseWindow(shardIdx int, w int64, fn func(*Closed)) {
 	sh := &s.shards[shardIdx]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.settle(sh)
 	keep := sh.open[:0]
 	c := &sh.closed // reused under the shard lock: &c of a local would escape and allocate per call
 	for _, e := range sh.open {
@@ -434,6 +441,7 @@ func (s *Store) CloseWindow(shardIdx int, w int64, fn func(*Closed)) {
 			keep = append(keep, e)
 		} else {
 			e.isOpen = false
+			e.st.openSeq = 0
 		}
 	}
 	clear(sh.open[len(keep):])
@@ -447,6 +455,7 @@ func (s *Store) Get(key string, w int64) ([NumMetrics]Stats, Meta, bool) {
 	sh, h := s.lookup(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.settle(sh)
 	e := sh.find(h, key)
 	if e == nil {
 		return [NumMetrics]Stats{}, Meta{}, false
@@ -482,6 +491,11 @@ type packed struct {
 	weight  float64
 	last    int64
 	windows uint32
+	// openSeq is no statistic: it is the entry's place in its shard's open
+	// list (increasing along the list, 0 when not open), which a restore from
+	// a changelog needs (see entry.go). It lives here because it fills what
+	// would otherwise be padding, so it costs no memory.
+	openSeq uint32
 	mean    [NumMetrics]float64
 	m2      [NumMetrics]float64
 	newest  [NumMetrics]float64

@@ -249,6 +249,9 @@ func TimeServe(ctx context.Context, addr, topic, group string, n int64) (ServeTi
 	cfg.Kafka.GroupID = group
 	cfg.Kafka.StartOffset = "earliest"
 	cfg.HTTP.Addr = ""
+	// The one-stage pipeline: consumption against kcat without the
+	// repartition round trip (the scale row measures the topology).
+	cfg.Scale.Role = config.RoleSingle
 	s, err := serve.New(serve.Options{Config: cfg})
 	if err != nil {
 		return ServeTiming{}, err

@@ -44,4 +44,23 @@
 // weighted mean and variance of the per-window values of the group's active
 // members, updated at every close. If the peer group is itself too young the
 // engine stays silent rather than guess.
+//
+// # State export
+//
+// Scaled out like Kafka Streams, each partition of principals has its own
+// engine, whose state lives in a compacted changelog keyed by principal: a
+// new owner of the partition restores it record by record and carries on as
+// if nothing had happened. Changes writes what changed since the last call
+// (dirty keys are collected per worker as events, window closes, the
+// cooldown sweep and the store's evictions touch them, so a call costs only
+// what changed), Export writes everything, RestoreState reads either, and
+// Observe replays events that restored state already reflects without
+// applying them twice. A principal's record holds everything that shapes
+// future output: its baseline entry with its place in the store's eviction
+// and close order, its cooldowns, and each open window's alerted flags,
+// sketches and evidence; key "" holds event time, the closed and routed
+// windows, the peer-group statistics and the store's RNG and sweep positions.
+// The encoding is versioned binary, deterministic, and independent of
+// Config.Parallelism; TestStateSplitRun holds a run split anywhere and
+// restored to the uninterrupted run's alerts and final state, byte for byte.
 package detect

@@ -115,6 +115,13 @@ type Engine struct {
 	workers []*worker
 	wg      sync.WaitGroup
 
+	// State export (state.go), owned by the sequencer like the fields above.
+	started   bool // Process, Observe or Flush has run: RestoreState is refused
+	tracking  bool // workers and store report changed principals for Changes
+	restoring bool // RestoreState has run and finishRestore has not
+	enc       stateEncoder
+	keyBuf    []string
+
 	// Written only by the finisher of a round, while every worker waits at
 	// the barrier; read by workers between barriers.
 	peers   map[groupKey]*peerStats
@@ -233,35 +240,19 @@ func (e *Engine) Process(ev *ingest.Event) {
 	if e.isClosed {
 		return
 	}
+	e.start()
 	delta, ok := deltaOf(ev)
 	if !ok {
 		e.ignored.Add(1)
 		return
 	}
-	w := e.windowOf(ev.Time)
-	if w <= e.closed {
+	w, late := e.advance(ev.Time)
+	if late {
 		e.lateN.Add(1)
 		if e.late != nil {
 			e.late(ev)
 		}
 		return
-	}
-	if !e.haveMax || ev.Time.After(e.maxTime) {
-		e.haveMax = true
-		e.maxTime = ev.Time
-		wm := ev.Time.Add(-e.cfg.AllowedLateness)
-		e.watermark.Store(clampNanos(wm))
-		if through := e.windowOf(wm) - 1; through > e.closed {
-			if e.haveWin && e.maxWin > e.closed {
-				e.closeThrough(through)
-			} else {
-				// Nothing is open, so nothing to fold and no alert pending.
-				e.markClosed(through)
-			}
-		}
-	}
-	if !e.haveWin || w > e.maxWin {
-		e.haveWin, e.maxWin = true, w
 	}
 	e.events.Add(1)
 	wi := e.workerOf(e.store.ShardOf(ev.Principal.Key))
@@ -275,6 +266,35 @@ func (e *Engine) Process(ev *ingest.Event) {
 		b = nil
 	}
 	e.batches[wi] = b
+}
+
+// advance moves event time to an event at t, as Process does for every event
+// that adds to a metric: it returns the event's window, or late if that
+// window has closed (then nothing changes). A new newest event time moves
+// the watermark and closes the windows it passed.
+func (e *Engine) advance(t time.Time) (w int64, late bool) {
+	w = e.windowOf(t)
+	if w <= e.closed {
+		return w, true
+	}
+	if !e.haveMax || t.After(e.maxTime) {
+		e.haveMax = true
+		e.maxTime = t
+		wm := t.Add(-e.cfg.AllowedLateness)
+		e.watermark.Store(clampNanos(wm))
+		if through := e.windowOf(wm) - 1; through > e.closed {
+			if e.haveWin && e.maxWin > e.closed {
+				e.closeThrough(through)
+			} else {
+				// Nothing is open, so nothing to fold and no alert pending.
+				e.markClosed(through)
+			}
+		}
+	}
+	if !e.haveWin || w > e.maxWin {
+		e.haveWin, e.maxWin = true, w
+	}
+	return w, false
 }
 
 func (e *Engine) workerOf(shard int) int { return shard % len(e.workers) }
@@ -308,6 +328,7 @@ func (e *Engine) Flush() {
 	if e.isClosed {
 		return
 	}
+	e.start()
 	if e.haveWin && e.maxWin > e.closed {
 		e.closeThrough(e.maxWin)
 	}

@@ -25,6 +25,11 @@ type worker struct {
 	curShard int
 	closeFn  func(*baseline.Closed)
 
+	// Change tracking for Engine.Changes (state.go): written by this worker
+	// while it runs, by the sequencer only between a Sync and the next batch.
+	track bool
+	dirty map[string]struct{} // principals whose state changed since the last Changes
+
 	n counters
 }
 
@@ -33,6 +38,7 @@ type pstate struct {
 	wins      []winRef                       // open windows in order of first activity; the current one is usually last
 	firstSent [baseline.NumMetrics]time.Time // detected_at of the alert that started the cooldown; zero if none
 	cooling   bool                           // listed in worker.cooling
+	dirty     bool                           // listed in worker.dirty
 }
 
 // winRef keeps the window index beside the pointer so that finding the
@@ -62,6 +68,7 @@ func newWorker(e *Engine, id, p int) *worker {
 		in:     make(chan []item, queueDepth),
 		free:   make(chan []item, queueDepth+2),
 		states: make(map[string]*pstate),
+		dirty:  make(map[string]struct{}),
 	}
 	wk.closeFn = wk.closed
 	return wk
@@ -159,6 +166,10 @@ func (wk *worker) event(it *item) {
 	}
 
 	ps := wk.state(key)
+	if wk.track && !ps.dirty {
+		ps.dirty = true
+		wk.touch(key, false)
+	}
 	ws := ps.window(wk, it.w)
 	k := e.cfg.TopK
 	if ev.Source == ingest.SourceCloudTrail {
@@ -354,6 +365,12 @@ func (wk *worker) closed(c *baseline.Closed) {
 	wk.n.windowsClosed.Add(1)
 	wk.e.contrib[wk.curShard].add(groupWindow{g: groupKey{account: c.Meta.Account, typ: c.Meta.Type}, w: c.Window}, &c.Values)
 	ps := wk.states[c.Key]
+	if wk.track {
+		wk.touch(c.Key, true) // the fold changes the store's statistics
+		if ps != nil {
+			ps.dirty = true
+		}
+	}
 	if ps == nil {
 		return
 	}
@@ -397,6 +414,9 @@ func (wk *worker) sweep(boundary time.Time) {
 			continue
 		}
 		delete(wk.states, key)
+		if wk.track {
+			wk.touch(key, true)
+		}
 	}
 	clear(wk.cooling[len(keep):])
 	wk.cooling = keep

@@ -25,6 +25,7 @@ const (
 	ReasonLate               Reason = "late_event"            // older than the watermark allows (detection stage)
 	ReasonUnsupportedVersion Reason = "unsupported_version"   // a flow-log version or record version not understood
 	ReasonTruncatedStream    Reason = "truncated_json_stream" // a Records array cut off before its end
+	ReasonBadInternalEvent   Reason = "bad_internal_event"    // an events-topic record (stage 1 to 2) that does not decode
 )
 
 // Skips: records that are deliberately not events. Counted, not dead-lettered.
@@ -43,6 +44,7 @@ var Reasons = []Reason{
 	ReasonDigestFile, ReasonUnknownShape, ReasonBadFlowLine, ReasonNoFlowFormat, ReasonBadFlowFormat,
 	ReasonCorruptCompression, ReasonBadEncoding, ReasonRecordTooLarge, ReasonReadError,
 	ReasonUnknownFormat, ReasonLate, ReasonUnsupportedVersion, ReasonTruncatedStream,
+	ReasonBadInternalEvent,
 }
 
 // SkipReasons lists every skip reason.

@@ -38,6 +38,7 @@ type replayFlags struct {
 	state         string
 	strict        bool
 	parallelism   int
+	partitions    int
 	s3Endpoint    string
 	s3PathStyle   bool
 	region        string
@@ -98,6 +99,9 @@ TLS and SASL come from the config's kafka section. Kafka inputs are read after f
 	fl.StringVar(&f.state, "state", "", "baseline snapshot: loaded before the replay if it exists, saved after")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 3 when any record was rejected")
 	fl.IntVar(&f.parallelism, "parallelism", runtime.GOMAXPROCS(0), "inputs decoded at once")
+	fl.IntVar(&f.partitions, "partitions", 0, fmt.Sprintf("mirror a scaled-out service whose events topic has N partitions: one engine, with its own\n"+
+		"baselines, peer groups and watermark, per partition, principals placed as its producer places\n"+
+		"them (murmur2); alerts are written when the input ends. 0: one engine. 0..%d, not with --state", replay.MaxPartitions))
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (default: AWS)")
 	fl.BoolVar(&f.s3PathStyle, "s3-path-style", false, "use path-style S3 addressing (for S3-compatible stores)")
 	fl.StringVar(&f.region, "region", "", "AWS region for S3 (default: from the AWS config chain)")
@@ -108,6 +112,12 @@ TLS and SASL come from the config's kafka section. Kafka inputs are read after f
 }
 
 func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
+	if f.partitions < 0 || f.partitions > replay.MaxPartitions {
+		return fmt.Errorf("--partitions: want 0..%d, got %d", replay.MaxPartitions, f.partitions)
+	}
+	if f.partitions > 0 && f.state != "" {
+		return fmt.Errorf("--partitions with --state: %w", replay.ErrPartitionsWithState)
+	}
 	log, err := logging.New(f.logLevel, cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -202,6 +212,7 @@ func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 		Baseline:    cfg.BaselineOptions(),
 		Detect:      cfg.Detect,
 		Parallelism: f.parallelism,
+		Partitions:  f.partitions,
 		Out:         out,
 		DeadLetter:  f.deadLetter,
 		SummaryJSON: f.summaryJSON,

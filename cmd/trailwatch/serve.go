@@ -26,6 +26,7 @@ type serveFlags struct {
 	group      string
 	httpAddr   string
 	state      string
+	role       string
 	logLevel   string
 }
 
@@ -59,7 +60,8 @@ SIGTERM or SIGINT shuts down gracefully: finish in-flight work, commit, snapshot
 	fl.StringVar(&f.brokers, "brokers", "", "comma-separated Kafka bootstrap brokers (overrides kafka.brokers; none: development broker)")
 	fl.StringVar(&f.group, "group", "", "consumer group id (overrides kafka.group_id)")
 	fl.StringVar(&f.httpAddr, "http-addr", "", "address for /metrics, /healthz, /readyz (overrides http.addr)")
-	fl.StringVar(&f.state, "state", "", "baseline snapshot file (overrides state.path)")
+	fl.StringVar(&f.state, "state", "", "baseline snapshot file of role single (overrides state.path)")
+	fl.StringVar(&f.role, "role", "", "all (stage 1 and 2, the default), ingest (decode and repartition), detect (per-partition detection) or single (one-stage, one instance only); overrides scale.role")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (overrides log.level)")
 	return cmd
 }
@@ -80,8 +82,14 @@ func loadServiceConfig(cmd *cobra.Command, f *serveFlags) (config.Config, error)
 	if fl.Changed("http-addr") {
 		cfg.HTTP.Addr = f.httpAddr
 	}
+	if fl.Changed("role") {
+		cfg.Scale.Role = f.role
+	}
 	if fl.Changed("state") {
 		cfg.State.Path = f.state
+		if !fl.Changed("role") && cfg.Scale.Role == config.RoleAll {
+			cfg.Scale.Role = config.RoleSingle // --state names the one-stage pipeline's snapshot
+		}
 	}
 	if fl.Changed("log-level") {
 		cfg.Log.Level = f.logLevel
@@ -124,6 +132,8 @@ func runServe(ctx context.Context, cfg config.Config, logw io.Writer, ready func
 	}
 	defer log.Sync() //nolint:errcheck
 	if len(cfg.Kafka.Brokers) == 0 {
+		// The events and state topics are created by the service itself,
+		// with scale.partitions partitions and the changelog compacted.
 		topics := append(append([]string(nil), cfg.Kafka.Inputs...), cfg.Kafka.AlertsTopic, cfg.Kafka.DeadLetterTopic)
 		b, err := devbroker.Start(devbroker.Options{Addr: cfg.Kafka.DevBroker, Topics: topics, Logger: log})
 		if err != nil {

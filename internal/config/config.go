@@ -35,6 +35,8 @@ type Config struct {
 	HTTP     HTTP          `yaml:"http"`
 	Log      Log           `yaml:"log"`
 	State    State         `yaml:"state"`
+	// Scale configures the scale-out topology of serve; see docs/scaling.md.
+	Scale Scale `yaml:"scale"`
 	// Respond configures alert delivery (SNS, webhooks, Slack, PagerDuty)
 	// and quarantine; see docs/respond.md. Empty: no responder runs.
 	Respond respond.Config `yaml:"respond"`
@@ -84,6 +86,7 @@ func Default() Config {
 		Ingest:  Ingest{Format: string(decode.FormatAuto)},
 		Detect:  detect.Defaults(),
 		Kafka:   defaultKafka(),
+		Scale:   defaultScale(),
 		HTTP:    HTTP{Addr: DefaultHTTPAddr},
 		Log:     Log{Level: "info", Format: "auto"},
 		Respond: respond.Defaults(),

@@ -137,6 +137,9 @@ func (c *Config) validateService() error {
 	if err := check("kafka.deadletter_topic", k.DeadLetterTopic); err != nil {
 		return err
 	}
+	if err := c.validateScale(check); err != nil {
+		return err
+	}
 	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
 		return fmt.Errorf("%w: kafka.start_offset: want earliest or latest, got %q", ErrInvalid, k.StartOffset)
 	}

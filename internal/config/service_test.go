@@ -38,6 +38,7 @@ func TestEnvOverrides(t *testing.T) {
 		"TRAILWATCH_DETECT_MIN_SIGMA_API_CALLS": "2",
 		"TRAILWATCH_HTTP_ADDR":                  ":9464",
 		"TRAILWATCH_STATE_PATH":                 "/var/lib/trailwatch/state",
+		"TRAILWATCH_SCALE_ROLE":                 "single",
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	c, err := LoadEnv("testdata/good.yaml", lookup)

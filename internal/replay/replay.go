@@ -40,6 +40,13 @@ type Options struct {
 	Baseline    baseline.Options
 	Detect      detect.Config
 	Parallelism int // inputs decoded at once; default 2
+	// Partitions > 0 mirrors a scaled-out service whose events topic has
+	// this many partitions: one engine per partition, each with its own
+	// baselines, peer groups and watermark, fed the events of the principals
+	// the service's producer puts there (see partitioned.go; alerts are then
+	// held until the input ends). 0 runs one engine. At most MaxPartitions;
+	// not with StateFile.
+	Partitions int
 
 	Out         io.Writer // alerts as JSON lines; nil discards
 	DeadLetter  string    // file keeping every rejected record; empty: none
@@ -113,6 +120,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	start := opts.Now()
 	sum := &Summary{Rejected: map[string]int64{}, Skipped: map[string]int64{}}
+	if err := checkPartitions(&opts); err != nil {
+		return nil, err
+	}
 
 	msgDec, err := decode.New(opts.Decode)
 	if err != nil {
@@ -128,9 +138,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	sum.Inputs = len(units) + len(kafkaIns)
 
-	store, err := openStore(opts.StateFile, opts.Baseline, opts.Detect.Window)
-	if err != nil {
-		return nil, err
+	var store *baseline.Store
+	if opts.Partitions == 0 {
+		if store, err = openStore(opts.StateFile, opts.Baseline, opts.Detect.Window); err != nil {
+			return nil, err
+		}
 	}
 
 	var dl *deadletter.Writer
@@ -170,7 +182,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			lateErr = err
 		}
 	}
-	eng, err := detect.New(opts.Detect, store, emit, detect.WithLogger(log), detect.WithLateHandler(onLate))
+	var eng detector
+	if opts.Partitions > 0 {
+		eng, err = newPartitioned(opts.Partitions, opts.Detect, opts.Baseline, emit, detect.WithLogger(log), detect.WithLateHandler(onLate))
+	} else {
+		eng, err = detect.New(opts.Detect, store, emit, detect.WithLogger(log), detect.WithLateHandler(onLate))
+	}
 	if err != nil {
 		return nil, err
 	}

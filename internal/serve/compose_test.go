@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,6 +93,16 @@ func TestDockerCompose(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(created, want) {
 		t.Errorf("topics created %v, config uses %v", created, want)
+	}
+	// The internal topics: events and a compacted changelog, both with the
+	// config's partition count.
+	for _, want := range []string{
+		fmt.Sprintf("--topic %s --partitions %d ", cfg.Scale.EventsTopic, cfg.Scale.Partitions),
+		fmt.Sprintf("--topic %s --partitions %d --replication-factor 1 --config cleanup.policy=compact", cfg.Scale.StateTopic, cfg.Scale.Partitions),
+	} {
+		if !strings.Contains(init, want) {
+			t.Errorf("topic-init step does not create %q", want)
+		}
 	}
 	df, _ := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if !strings.Contains(string(df), "./cmd/trailwatch") || !strings.Contains(string(df), `"serve", "--config", "`+tw.Command[2]+`"`) {

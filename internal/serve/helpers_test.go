@@ -53,6 +53,7 @@ func testConfig(brokers []string) config.Config {
 	c.Kafka.ShutdownTimeout = 20 * time.Second
 	c.HTTP.Addr = ""
 	c.Detect.Parallelism = 2
+	c.Scale.Role = config.RoleSingle // the one-stage pipeline; the scale-out topology has its own tests
 	return c
 }
 

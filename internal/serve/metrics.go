@@ -77,38 +77,39 @@ func newMetrics(reg prometheus.Registerer, inputs []string) *metrics {
 	return m
 }
 
-// registerEngine exposes the engine's and the store's counters, read at
-// scrape time.
-func registerEngine(reg prometheus.Registerer, eng *detect.Engine, store *baseline.Store) {
+// registerEngine exposes the detection counters, read at scrape time from
+// stats: one engine's (role single) or the sum over the partitions a detect
+// stage owns and has owned (scale-out).
+func registerEngine(reg prometheus.Registerer, stats func() (detect.EngineStats, baseline.StoreStats)) {
 	const ns = "trailwatch"
-	counter := func(name, help string, f func(detect.EngineStats) uint64) prometheus.Collector {
+	counter := func(name, help string, f func(detect.EngineStats, baseline.StoreStats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help},
-			func() float64 { return float64(f(eng.Stats())) })
+			func() float64 { return float64(f(stats())) })
 	}
 	gauge := func(name, help string, f func(baseline.StoreStats) int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help},
-			func() float64 { return float64(f(store.Stats())) })
+			func() float64 { _, s := stats(); return float64(f(s)) })
 	}
 	reg.MustRegister(
-		counter("windows_closed_total", "Principal-windows folded into baselines.", func(s detect.EngineStats) uint64 { return s.WindowsClosed }),
-		counter("close_rounds_total", "Window-close rounds completed.", func(s detect.EngineStats) uint64 { return s.Rounds }),
-		counter("late_events_total", "Events whose window had closed (not merged).", func(s detect.EngineStats) uint64 { return s.Late }),
-		counter("events_processed_total", "Events scored by the detection engine.", func(s detect.EngineStats) uint64 { return s.Events }),
-		counter("alerts_suppressed_total", "Alerts silenced by a suppress rule or merged by the cooldown.", func(s detect.EngineStats) uint64 {
+		counter("windows_closed_total", "Principal-windows folded into baselines.", func(s detect.EngineStats, _ baseline.StoreStats) uint64 { return s.WindowsClosed }),
+		counter("close_rounds_total", "Window-close rounds completed.", func(s detect.EngineStats, _ baseline.StoreStats) uint64 { return s.Rounds }),
+		counter("late_events_total", "Events whose window had closed (not merged).", func(s detect.EngineStats, _ baseline.StoreStats) uint64 { return s.Late }),
+		counter("events_processed_total", "Events scored by the detection engine.", func(s detect.EngineStats, _ baseline.StoreStats) uint64 { return s.Events }),
+		counter("alerts_suppressed_total", "Alerts silenced by a suppress rule or merged by the cooldown.", func(s detect.EngineStats, _ baseline.StoreStats) uint64 {
 			return s.SuppressedConfig + s.SuppressedCooldown
 		}),
 		gauge("principals_tracked", "Principals with a baseline.", func(s baseline.StoreStats) int64 { return s.Tracked }),
-		counter("principals_evicted_idle_total", "Principals forgotten after idle_ttl.", func(detect.EngineStats) uint64 { return uint64(store.Stats().EvictedTTL) }),
-		counter("principals_evicted_cap_total", "Principals evicted at max_principals.", func(detect.EngineStats) uint64 { return uint64(store.Stats().EvictedCap) }),
+		counter("principals_evicted_idle_total", "Principals forgotten after idle_ttl.", func(_ detect.EngineStats, s baseline.StoreStats) uint64 { return uint64(s.EvictedTTL) }),
+		counter("principals_evicted_cap_total", "Principals evicted at max_principals.", func(_ detect.EngineStats, s baseline.StoreStats) uint64 { return uint64(s.EvictedCap) }),
 		gauge("state_bytes", "Estimated heap held by baselines.", func(s baseline.StoreStats) int64 { return s.Bytes }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "watermark_seconds",
-			Help: "Event-time watermark (newest event time minus allowed lateness), Unix seconds."},
+			Help: "Event-time watermark (newest event time minus allowed lateness), Unix seconds; with several partitions, the oldest."},
 			func() float64 {
-				w := eng.Stats().Watermark
-				if w.IsZero() {
+				e, _ := stats()
+				if e.Watermark.IsZero() {
 					return 0
 				}
-				return float64(w.Unix())
+				return float64(e.Watermark.Unix())
 			}),
 	)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailwatch/trailwatch/detect"
 	"github.com/trailwatch/trailwatch/ingest"
+	"github.com/trailwatch/trailwatch/ingest/eventcodec"
 	"github.com/trailwatch/trailwatch/ingest/kafka"
 )
 
@@ -33,9 +34,21 @@ type sink struct {
 }
 
 func (k *sink) Event(ev *ingest.Event) {
-	k.s.m.decoded.WithLabelValues(ev.Source.String()).Inc()
-	k.s.eng.Process(ev)
-	k.s.dirty = true
+	s := k.s
+	s.m.decoded.WithLabelValues(ev.Source.String()).Inc()
+	if s.eventsTopic == "" {
+		s.eng.Process(ev)
+		s.dirty = true
+		return
+	}
+	// Stage 1: repartition by principal. An event with no principal adds
+	// to no baseline; stage 2 would ignore it.
+	if ev.Principal.Key == "" {
+		s.sm.noPrincipal.Inc()
+		return
+	}
+	s.enqueue(k.ctx, kafkago.Message{Topic: s.eventsTopic, Key: []byte(ev.Principal.Key), Value: eventcodec.Append(nil, ev)})
+	s.sm.produced.Inc()
 }
 
 func (k *sink) Insight(*ingest.Event, []byte) { k.s.m.insights.Inc() }
@@ -71,6 +84,13 @@ func (s *Service) enqueue(ctx context.Context, m kafkago.Message) {
 
 // emit is the engine's callback (one goroutine at a time).
 func (s *Service) emit(a *detect.Alert) {
+	s.observeAlert(a)
+	s.enqueue(s.emitCtx, kafkago.Message{Topic: s.cfg.Kafka.AlertsTopic, Key: []byte(a.Principal), Value: a.AppendJSON(nil)})
+}
+
+// observeAlert stamps an alert's emission time, counts it and shows it to
+// the OnAlert hook.
+func (s *Service) observeAlert(a *detect.Alert) {
 	now := time.Now()
 	a.EmittedAt = now.UTC().Format(time.RFC3339Nano)
 	if t, err := time.Parse(time.RFC3339Nano, a.DetectedAt); err == nil {
@@ -80,7 +100,6 @@ func (s *Service) emit(a *detect.Alert) {
 	if s.o.OnAlert != nil {
 		s.o.OnAlert(a)
 	}
-	s.enqueue(s.emitCtx, kafkago.Message{Topic: s.cfg.Kafka.AlertsTopic, Key: []byte(a.Principal), Value: a.AppendJSON(nil)})
 }
 
 // onAck observes fetch-to-ack latency of acknowledged alerts.
@@ -125,7 +144,7 @@ func (s *Service) pipeline(ctx context.Context) error {
 	s.setReadyGauge()
 	s.log.Info("serving", zap.Strings("inputs", s.cfg.Kafka.Inputs), zap.String("group", s.cfg.Kafka.GroupID),
 		zap.String("alerts_topic", s.cfg.Kafka.AlertsTopic), zap.String("deadletter_topic", s.cfg.Kafka.DeadLetterTopic),
-		zap.Int("principals_restored", s.store.Len()))
+		zap.Int("principals_restored", s.storeLen()), zap.String("events_topic", s.eventsTopic))
 
 	tick := time.NewTicker(s.cfg.Kafka.CommitInterval)
 	defer tick.Stop()
@@ -273,4 +292,11 @@ func (s *Service) committer(ctx context.Context, cps <-chan checkpoint) {
 		}
 		s.m.checkpoints.WithLabelValues("ok").Inc()
 	}
+}
+
+func (s *Service) storeLen() int {
+	if s.store == nil {
+		return 0
+	}
+	return s.store.Len()
 }

@@ -78,6 +78,11 @@ type Service struct {
 	prod    *kafka.Producer
 	offsets *kafka.Offsets
 
+	// Scale-out topology (scale.role other than single).
+	sm          *scaleMetrics
+	det         *detectStage // stage 2, nil in role ingest
+	eventsTopic string       // stage 1 produces events here; empty when the pipeline runs detection itself
+
 	brokerUp  atomic.Bool
 	running   atomic.Bool
 	stopping  atomic.Bool
@@ -126,34 +131,64 @@ func New(o Options) (*Service, error) {
 	if s.dec, err = decode.New(decOpts); err != nil {
 		return nil, err
 	}
-	if s.store, err = openStore(cfg.State.Path, cfg.BaselineOptions()); err != nil {
-		return nil, err
-	}
 	s.m = newMetrics(s.reg, cfg.Kafka.Inputs)
 	s.km = kafka.NewMetrics(s.reg)
-	s.eng, err = detect.New(cfg.Detect, s.store, s.emit, detect.WithLogger(s.log), detect.WithImmediateEmit())
-	if err != nil {
-		return nil, err
+	role := cfg.Scale.Role
+	if role == config.RoleSingle {
+		if s.store, err = openStore(cfg.State.Path, cfg.BaselineOptions()); err != nil {
+			return nil, err
+		}
+		s.eng, err = detect.New(cfg.Detect, s.store, s.emit, detect.WithLogger(s.log), detect.WithImmediateEmit())
+		if err != nil {
+			return nil, err
+		}
+		registerEngine(s.reg, func() (detect.EngineStats, baseline.StoreStats) { return s.eng.Stats(), s.store.Stats() })
+	} else {
+		s.sm = newScaleMetrics(s.reg)
+		if role != config.RoleIngest {
+			s.det = newDetectStage(s, s.sm)
+			registerEngine(s.reg, s.det.stats)
+		}
+		if role != config.RoleDetect && !cfg.Scale.Prekeyed {
+			s.eventsTopic = cfg.Scale.EventsTopic
+		}
 	}
-	registerEngine(s.reg, s.eng, s.store)
-	start := kafkago.FirstOffset
-	if cfg.Kafka.StartOffset == "latest" {
-		start = kafkago.LastOffset
+	if s.runsPipeline() {
+		start := kafkago.FirstOffset
+		if cfg.Kafka.StartOffset == "latest" {
+			start = kafkago.LastOffset
+		}
+		s.cons, err = kafka.NewConsumer(kafka.ConsumerOptions{
+			Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: cfg.Kafka.Inputs, Conn: s.conn,
+			MaxBytes: cfg.Kafka.FetchMaxBytes, MaxWait: cfg.Kafka.FetchMaxWait, StartOffset: start,
+			HeartbeatInterval: cfg.Kafka.HeartbeatInterval, SessionTimeout: cfg.Kafka.SessionTimeout,
+			RebalanceTimeout: cfg.Kafka.RebalanceTimeout, JoinGroupBackoff: o.JoinGroupBackoff,
+			Logger: s.log, Metrics: s.km,
+		})
+		if err != nil {
+			if s.eng != nil {
+				s.eng.Close()
+			}
+			return nil, err
+		}
+		s.writer = s.newWriter()
+		s.prod = kafka.NewProducer(kafka.ProducerOptions{Writer: s.writer, Logger: s.log, Metrics: s.km, OnAck: s.onAck})
 	}
-	s.cons, err = kafka.NewConsumer(kafka.ConsumerOptions{
-		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: cfg.Kafka.Inputs, Conn: s.conn,
-		MaxBytes: cfg.Kafka.FetchMaxBytes, MaxWait: cfg.Kafka.FetchMaxWait, StartOffset: start,
-		HeartbeatInterval: cfg.Kafka.HeartbeatInterval, SessionTimeout: cfg.Kafka.SessionTimeout,
-		RebalanceTimeout: cfg.Kafka.RebalanceTimeout, JoinGroupBackoff: o.JoinGroupBackoff,
-		Logger: s.log, Metrics: s.km,
-	})
-	if err != nil {
-		s.eng.Close()
-		return nil, err
-	}
-	s.writer = kafka.NewWriter(cfg.Kafka.Brokers, s.conn)
-	s.prod = kafka.NewProducer(kafka.ProducerOptions{Writer: s.writer, Logger: s.log, Metrics: s.km, OnAck: s.onAck})
 	return s, nil
+}
+
+// runsPipeline reports whether this process consumes the raw inputs with
+// the one-stage pipeline: role single, or stage 1 of the scale-out topology.
+func (s *Service) runsPipeline() bool {
+	return s.cfg.Scale.Role == config.RoleSingle || s.eventsTopic != ""
+}
+
+// newWriter returns a producer's writer: murmur2 by key, except the
+// changelog, whose records name their partition.
+func (s *Service) newWriter() *kafkago.Writer {
+	w := kafka.NewWriter(s.cfg.Kafka.Brokers, s.conn)
+	w.Balancer = &kafka.ExplicitBalancer{Topics: map[string]bool{s.cfg.Scale.StateTopic: true}}
+	return w
 }
 
 // openStore restores the snapshot, or starts empty on a first run.
@@ -177,7 +212,8 @@ func (s *Service) Registry() *prometheus.Registry { return s.reg }
 // Ready reports whether the service is consuming with a reachable broker and
 // a working producer.
 func (s *Service) Ready() bool {
-	return s.running.Load() && !s.stopping.Load() && s.brokerUp.Load() && s.prod.Healthy()
+	healthy := (s.prod == nil || s.prod.Healthy()) && (s.det == nil || s.det.prod.Healthy())
+	return s.running.Load() && !s.stopping.Load() && s.brokerUp.Load() && healthy
 }
 
 // Handler serves /metrics, /healthz and /readyz.
@@ -213,9 +249,13 @@ func (s *Service) Run(ctx context.Context) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { s.probeLoop(ctx); return nil }, func(error) { cancel() })
 	}
-	{
+	if s.runsPipeline() {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { return s.pipeline(ctx) }, func(error) { cancel() })
+	}
+	if s.det != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return s.det.run(ctx) }, func(error) { cancel() })
 	}
 	if s.respondConfigured() {
 		// The response stage consumes the alerts topic in its own consumer
@@ -293,9 +333,13 @@ func (s *Service) setReadyGauge() {
 
 func (s *Service) close() {
 	s.closeOnce.Do(func() {
-		s.cons.Close()   //nolint:errcheck
-		s.writer.Close() //nolint:errcheck
-		s.eng.Close()    //nolint:errcheck
+		if s.cons != nil {
+			s.cons.Close()   //nolint:errcheck
+			s.writer.Close() //nolint:errcheck
+		}
+		if s.eng != nil {
+			s.eng.Close() //nolint:errcheck
+		}
 	})
 }
 
