@@ -22,6 +22,7 @@ import (
 	"github.com/trailwatch/trailwatch/ingest/source"
 	"github.com/trailwatch/trailwatch/internal/config"
 	"github.com/trailwatch/trailwatch/internal/logging"
+	"github.com/trailwatch/trailwatch/internal/partition"
 	"github.com/trailwatch/trailwatch/internal/replay"
 )
 
@@ -39,6 +40,7 @@ type replayFlags struct {
 	strict        bool
 	parallelism   int
 	partitions    int
+	partitionBy   string
 	s3Endpoint    string
 	s3PathStyle   bool
 	region        string
@@ -102,6 +104,7 @@ TLS and SASL come from the config's kafka section. Kafka inputs are read after f
 	fl.IntVar(&f.partitions, "partitions", 0, fmt.Sprintf("mirror a scaled-out service whose events topic has N partitions: one engine, with its own\n"+
 		"baselines, peer groups and watermark, per partition, principals placed as its producer places\n"+
 		"them (murmur2); alerts are written when the input ends. 0: one engine. 0..%d, not with --state", replay.MaxPartitions))
+	fl.StringVar(&f.partitionBy, "partition-by", partition.ByPrincipal, "with --partitions: how the mirrored service places events (its scale.partition_by): principal or account")
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (default: AWS)")
 	fl.BoolVar(&f.s3PathStyle, "s3-path-style", false, "use path-style S3 addressing (for S3-compatible stores)")
 	fl.StringVar(&f.region, "region", "", "AWS region for S3 (default: from the AWS config chain)")
@@ -114,6 +117,9 @@ TLS and SASL come from the config's kafka section. Kafka inputs are read after f
 func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 	if f.partitions < 0 || f.partitions > replay.MaxPartitions {
 		return fmt.Errorf("--partitions: want 0..%d, got %d", replay.MaxPartitions, f.partitions)
+	}
+	if f.partitionBy != partition.ByPrincipal && f.partitionBy != partition.ByAccount {
+		return fmt.Errorf("--partition-by: want principal or account, got %q", f.partitionBy)
 	}
 	if f.partitions > 0 && f.state != "" {
 		return fmt.Errorf("--partitions with --state: %w", replay.ErrPartitionsWithState)
@@ -213,6 +219,7 @@ func runReplay(cmd *cobra.Command, args []string, f *replayFlags) error {
 		Detect:      cfg.Detect,
 		Parallelism: f.parallelism,
 		Partitions:  f.partitions,
+		PartitionBy: f.partitionBy,
 		Out:         out,
 		DeadLetter:  f.deadLetter,
 		SummaryJSON: f.summaryJSON,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/trailwatch/trailwatch/ingest/kafka"
+	"github.com/trailwatch/trailwatch/internal/partition"
 )
 
 // Roles of a `trailwatch serve` process; see docs/scaling.md.
@@ -38,6 +39,12 @@ type Scale struct {
 	// most detect instances that can share the work. Fixed for the life of
 	// the state (changing it moves principals between partitions). Default 12.
 	Partitions int `yaml:"partitions"`
+	// PartitionBy places events in the events topic: "principal" (default;
+	// murmur2 of the principal key, the most even load) or "account"
+	// (murmur2 of the account: an account's principals share a partition, so
+	// peer groups are complete as in a single engine, but an account's whole
+	// volume is one partition's). The message key is the principal either way.
+	PartitionBy string `yaml:"partition_by"`
 	// Replication is the replication factor of topics the service creates;
 	// 0 uses the broker's default.
 	Replication int `yaml:"replication"`
@@ -64,7 +71,8 @@ const (
 )
 
 func defaultScale() Scale {
-	return Scale{Role: RoleAll, EventsTopic: DefaultEventsTopic, StateTopic: DefaultStateTopic, Partitions: DefaultPartitions}
+	return Scale{Role: RoleAll, EventsTopic: DefaultEventsTopic, StateTopic: DefaultStateTopic, Partitions: DefaultPartitions,
+		PartitionBy: partition.ByPrincipal}
 }
 
 // DetectGroup returns stage 2's consumer group.
@@ -94,6 +102,12 @@ func (c *Config) validateScale(check func(key, topic string) error) error {
 	}
 	if s.Partitions < 1 || s.Partitions > maxPartitions {
 		return fmt.Errorf("%w: scale.partitions must be in 1..%d, got %d", ErrInvalid, maxPartitions, s.Partitions)
+	}
+	if s.PartitionBy != partition.ByPrincipal && s.PartitionBy != partition.ByAccount {
+		return fmt.Errorf("%w: scale.partition_by: want principal or account, got %q", ErrInvalid, s.PartitionBy)
+	}
+	if s.PartitionBy == partition.ByAccount && s.Prekeyed {
+		return fmt.Errorf("%w: scale.partition_by account with scale.prekeyed: prekeyed inputs are placed by their producer", ErrInvalid)
 	}
 	if s.Replication < 0 {
 		return fmt.Errorf("%w: scale.replication must not be negative", ErrInvalid)

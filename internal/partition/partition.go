@@ -63,3 +63,24 @@ func murmur2(data string) uint32 {
 	h ^= h >> 15
 	return h
 }
+
+// What events are placed by (scale.partition_by).
+const (
+	// ByPrincipal spreads principals evenly: the most even load, with peer
+	// groups formed within each partition.
+	ByPrincipal = "principal"
+	// ByAccount keeps an account's principals together: peer groups (account
+	// and principal type) are complete in one partition, as in a single
+	// engine, at the cost of one partition per account's whole volume.
+	ByAccount = "account"
+)
+
+// KeyOf returns the string an event of principal key and account is placed
+// by: the account with ByAccount (the principal when the account is
+// unknown), else the principal.
+func KeyOf(by, principal, account string) string {
+	if by == ByAccount && account != "" {
+		return account
+	}
+	return principal
+}

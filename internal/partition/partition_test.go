@@ -183,3 +183,15 @@ func BenchmarkKafkaGoBalancer(b *testing.B) {
 		_ = kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(key)}, parts...)
 	}
 }
+
+func TestKeyOf(t *testing.T) {
+	for _, c := range []struct{ by, principal, account, want string }{
+		{ByPrincipal, "arn:aws:iam::1:user/a", "1", "arn:aws:iam::1:user/a"},
+		{ByAccount, "arn:aws:iam::1:user/a", "1", "1"},
+		{ByAccount, "ec2.amazonaws.com", "", "ec2.amazonaws.com"},
+	} {
+		if got := KeyOf(c.by, c.principal, c.account); got != c.want {
+			t.Errorf("KeyOf(%s, %s, %s) = %s, want %s", c.by, c.principal, c.account, got, c.want)
+		}
+	}
+}

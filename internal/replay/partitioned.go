@@ -96,7 +96,8 @@ type partitioned struct {
 	streams [][]*detect.Alert
 	emit    func(*detect.Alert)
 	newEng  func(i int) (*detect.Engine, error)
-	err     error // the first engine that failed to start; Close returns it
+	by      string // partition.ByPrincipal or partition.ByAccount
+	err     error  // the first engine that failed to start; Close returns it
 }
 
 // newPartitioned prepares n engines, each as the service's stage 2 runs one:
@@ -144,7 +145,7 @@ func (p *partitioned) engine(i int) (*detect.Engine, error) {
 // goes to the partition of the empty key, whose engine counts it as ignored,
 // as the single engine does.
 func (p *partitioned) Process(ev *ingest.Event) {
-	eng, err := p.engine(partition.Of(ev.Principal.Key, len(p.engines)))
+	eng, err := p.engine(partition.Of(partition.KeyOf(p.by, ev.Principal.Key, ev.Principal.Account), len(p.engines)))
 	if err != nil {
 		// Not expected: partition 0 started with the same configuration.
 		if p.err == nil {

@@ -47,6 +47,9 @@ type Options struct {
 	// held until the input ends). 0 runs one engine. At most MaxPartitions;
 	// not with StateFile.
 	Partitions int
+	// PartitionBy is how the mirrored service places events:
+	// partition.ByPrincipal (the default) or partition.ByAccount.
+	PartitionBy string
 
 	Out         io.Writer // alerts as JSON lines; nil discards
 	DeadLetter  string    // file keeping every rejected record; empty: none
@@ -184,7 +187,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	var eng detector
 	if opts.Partitions > 0 {
-		eng, err = newPartitioned(opts.Partitions, opts.Detect, opts.Baseline, emit, detect.WithLogger(log), detect.WithLateHandler(onLate))
+		var pe *partitioned
+		pe, err = newPartitioned(opts.Partitions, opts.Detect, opts.Baseline, emit, detect.WithLogger(log), detect.WithLateHandler(onLate))
+		if pe != nil {
+			pe.by = opts.PartitionBy
+		}
+		eng = pe
 	} else {
 		eng, err = detect.New(opts.Detect, store, emit, detect.WithLogger(log), detect.WithLateHandler(onLate))
 	}

@@ -46,6 +46,7 @@ type detectStage struct {
 	retired      detect.EngineStats // counters of engines already dropped
 	retiredStore baseline.StoreStats
 	generations  atomic.Int64
+	consumedN    atomic.Int64 // messages of owned partitions processed
 }
 
 func newDetectStage(s *Service, m *scaleMetrics) *detectStage {
@@ -423,6 +424,7 @@ func (t *partTask) process(m *kafkago.Message) {
 	t.next = m.Offset + 1
 	t.dirty, t.processed = true, true
 	d.m.consumed.Inc()
+	d.consumedN.Add(1)
 	if t.dec != nil {
 		pos := ingest.Position{Name: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}
 		sk := &taskSink{t: t, msg: m}

@@ -14,6 +14,7 @@ import (
 	"github.com/trailwatch/trailwatch/ingest"
 	"github.com/trailwatch/trailwatch/ingest/eventcodec"
 	"github.com/trailwatch/trailwatch/ingest/kafka"
+	"github.com/trailwatch/trailwatch/internal/partition"
 )
 
 // checkpoint is a consistent cut: the offsets after every message processed
@@ -47,8 +48,15 @@ func (k *sink) Event(ev *ingest.Event) {
 		s.sm.noPrincipal.Inc()
 		return
 	}
-	s.enqueue(k.ctx, kafkago.Message{Topic: s.eventsTopic, Key: []byte(ev.Principal.Key), Value: eventcodec.Append(nil, ev)})
+	m := kafkago.Message{Topic: s.eventsTopic, Key: []byte(ev.Principal.Key), Value: eventcodec.Append(nil, ev)}
+	if s.cfg.Scale.PartitionBy == partition.ByAccount {
+		// Keyed by principal, placed by account (the writer's balancer
+		// honours the partition for the events topic in this mode).
+		m.Partition = partition.Of(partition.KeyOf(partition.ByAccount, ev.Principal.Key, ev.Principal.Account), s.cfg.Scale.Partitions)
+	}
+	s.enqueue(k.ctx, m)
 	s.sm.produced.Inc()
+	s.eventsOut.Add(1)
 }
 
 func (k *sink) Insight(*ingest.Event, []byte) { k.s.m.insights.Inc() }
@@ -117,6 +125,31 @@ func (s *Service) onAck(msgs []kafkago.Message, at time.Time) {
 // pipeline runs the consumer, the sequencer, the committer and the producer
 // until ctx is cancelled, then shuts them down in order.
 func (s *Service) pipeline(ctx context.Context) error {
+	if s.eventsTopic != "" {
+		// Stage 1 places events by partition count: the topic must have
+		// exactly scale.partitions partitions.
+		spec := []kafka.TopicSpec{{Name: s.eventsTopic, Partitions: s.cfg.Scale.Partitions, Replication: s.cfg.Scale.Replication}}
+		for {
+			c, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := kafka.EnsureTopics(c, s.cfg.Kafka.Brokers, s.conn, spec)
+			cancel()
+			if err == nil {
+				break
+			}
+			if errors.Is(err, kafka.ErrPartitionMismatch) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("events topic not ready; retrying", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+		}
+	}
 	fetchCtx, stopFetch := context.WithCancel(context.Background())
 	defer stopFetch()
 	// Enqueueing and writing go on through the shutdown; they are cut only

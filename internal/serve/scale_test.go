@@ -19,6 +19,7 @@ import (
 	"github.com/trailwatch/trailwatch/ingest/eventcodec"
 	"github.com/trailwatch/trailwatch/ingest/kafka"
 	"github.com/trailwatch/trailwatch/internal/config"
+	"github.com/trailwatch/trailwatch/internal/partition"
 )
 
 const scaleParts = 6 // events and state partitions in these tests
@@ -93,6 +94,13 @@ func referenceFromEvents(t testing.TB, cfg config.Config) *partitionRef {
 			ref.events++
 			if err := eventcodec.Decode(m.Value, &ev); err != nil {
 				return err
+			}
+			if string(m.Key) != ev.Principal.Key {
+				t.Errorf("event of %s keyed %s", ev.Principal.Key, m.Key)
+			}
+			key := partition.KeyOf(cfg.Scale.PartitionBy, ev.Principal.Key, ev.Principal.Account)
+			if want := partition.Of(key, cfg.Scale.Partitions); want != p {
+				t.Errorf("event of %s (placed by %s) in partition %d, want %d", ev.Principal.Key, cfg.Scale.PartitionBy, p, want)
 			}
 			eng.Process(&ev)
 			return nil
@@ -181,9 +189,16 @@ func waitDrained(t testing.TB, cfg config.Config) {
 // partition replaying the events topic in order; every incident the
 // single-ordered replay of the raw input catches is caught.
 func TestScaleOutSameAlerts(t *testing.T) {
+	for _, by := range []string{partition.ByPrincipal, partition.ByAccount} {
+		t.Run(by, func(t *testing.T) { testScaleOutSameAlerts(t, by) })
+	}
+}
+
+func testScaleOutSameAlerts(t *testing.T, by string) {
 	brokers := startCluster(t, 3)
 	msgs, incidents := genMessages(t, 60, 8*time.Hour)
 	cfg := scaleConfig(brokers)
+	cfg.Scale.PartitionBy = by
 	alerts := collect(t, brokers, cfg.Kafka.AlertsTopic)
 	var rs []*running
 	for range 3 {
@@ -240,7 +255,7 @@ func TestScaleOutSameAlerts(t *testing.T) {
 	}
 	for i, o := range score.Outcomes {
 		if rawScore.Outcomes[i].Caught && !o.Caught {
-			if o.Incident.Kind == workload.KindNewPrincipal {
+			if o.Incident.Kind == workload.KindNewPrincipal && by == partition.ByPrincipal {
 				// A new principal is scored against its peer group, which in
 				// the scale-out topology is formed within its partition: with
 				// this test's 60 principals a group there may be too small

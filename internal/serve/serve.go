@@ -26,6 +26,7 @@ import (
 	"github.com/trailwatch/trailwatch/ingest/decode"
 	"github.com/trailwatch/trailwatch/ingest/kafka"
 	"github.com/trailwatch/trailwatch/internal/config"
+	"github.com/trailwatch/trailwatch/internal/partition"
 )
 
 // ErrNoBrokers is returned by New without broker addresses: the command
@@ -90,6 +91,7 @@ type Service struct {
 	curFetch  atomic.Int64 // unix nanos of the fetch of the message being processed
 	abort     atomic.Bool  // tests: stop like a crash, no final checkpoint
 	processed atomic.Int64 // messages processed
+	eventsOut atomic.Int64 // stage 1: events enqueued to the events topic
 	dirty     bool         // events processed since the last Sync
 	emitCtx   context.Context
 	lastErr   error
@@ -187,7 +189,11 @@ func (s *Service) runsPipeline() bool {
 // changelog, whose records name their partition.
 func (s *Service) newWriter() *kafkago.Writer {
 	w := kafka.NewWriter(s.cfg.Kafka.Brokers, s.conn)
-	w.Balancer = &kafka.ExplicitBalancer{Topics: map[string]bool{s.cfg.Scale.StateTopic: true}}
+	explicit := map[string]bool{s.cfg.Scale.StateTopic: true}
+	if s.cfg.Scale.PartitionBy == partition.ByAccount {
+		explicit[s.cfg.Scale.EventsTopic] = true
+	}
+	w.Balancer = &kafka.ExplicitBalancer{Topics: explicit}
 	return w
 }
 
@@ -201,6 +207,16 @@ func openStore(path string, opts baseline.Options) (*baseline.Store, error) {
 		return baseline.New(opts), nil
 	}
 	return st, err
+}
+
+// CaughtUp reports whether, in role all, stage 2 has processed as many
+// events-topic messages as this process's stage 1 produced (with one
+// instance: everything). The demo waits for it.
+func (s *Service) CaughtUp() bool {
+	if s.det == nil || s.eventsTopic == "" {
+		return true
+	}
+	return s.det.consumedN.Load() >= s.eventsOut.Load()
 }
 
 // Processed returns the number of messages processed so far.
