@@ -66,6 +66,7 @@ func (r *Report) Markdown() string {
 	}
 	r.mdReplay(&b)
 	r.mdKafka(&b)
+	r.mdScaleOut(&b)
 	r.mdGoBench(&b)
 	r.mdMemory(&b)
 	r.mdQuality(&b, r.Quality, true)

@@ -65,6 +65,9 @@ type Options struct {
 	ModuleRoot string    // where `go test` runs the packages' benchmarks; default: found from the working directory
 	Log        io.Writer // progress lines; nil: quiet
 	Kafka      KafkaFunc // nil: the Kafka row says "not measured yet"
+
+	// ScaleOut measures the scale-out row; nil: it says "not measured".
+	ScaleOut ScaleOutFunc
 }
 
 // Targets are the issue's targets, kept in the report beside the figures.
@@ -96,6 +99,7 @@ type Report struct {
 	Quality *QualityResult `json:"quality"`
 	// QualityTuned scores the same files with RecommendedDetect.
 	QualityTuned *QualityResult `json:"quality_recommended_config"`
+	ScaleOut     *ScaleResult   `json:"scale_out"`        // the scale-out topology on Kafka; null: not measured
 	Errors       []string       `json:"errors,omitempty"` // steps that failed; the others still ran
 }
 
@@ -180,6 +184,19 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			fail("kafka", err)
 		} else {
 			rep.Kafka = kr
+		}
+	}
+	if opts.ScaleOut != nil {
+		fmt.Fprintln(log, "scale-out on kafka: 1 and 2 instances, restore")
+		t1 := time.Now()
+		if sr, err := opts.ScaleOut(ctx, sc, filepath.Join(work, "scale")); err != nil {
+			fail("scale-out", err)
+		} else {
+			rep.ScaleOut = sr
+		}
+		fmt.Fprintf(log, "  %.0fs\n", time.Since(t1).Seconds())
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
 

@@ -62,6 +62,35 @@ type EngineStats struct {
 	ClosedThrough      time.Time                   // end of the newest closed window; zero before any close
 }
 
+// Merge adds b's counters to s, for callers that run one engine per
+// partition; the watermark and ClosedThrough become the older of the two
+// (what every engine has reached), a zero time meaning none.
+func (s *EngineStats) Merge(b EngineStats) {
+	s.Events += b.Events
+	s.Ignored += b.Ignored
+	s.Late += b.Late
+	s.Rejected += b.Rejected
+	s.Rounds += b.Rounds
+	s.WindowsClosed += b.WindowsClosed
+	s.Unscored += b.Unscored
+	s.Alerts += b.Alerts
+	for m := range s.AlertsByMetric {
+		s.AlertsByMetric[m] += b.AlertsByMetric[m]
+	}
+	s.PeerAlerts += b.PeerAlerts
+	s.SuppressedConfig += b.SuppressedConfig
+	s.SuppressedCooldown += b.SuppressedCooldown
+	s.Watermark = oldestTime(s.Watermark, b.Watermark)
+	s.ClosedThrough = oldestTime(s.ClosedThrough, b.ClosedThrough)
+}
+
+func oldestTime(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
 // counters is a worker's share of EngineStats, padded so that workers do not
 // share cache lines.
 type counters struct {

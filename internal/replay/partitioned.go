@@ -189,33 +189,9 @@ func (p *partitioned) Stats() detect.EngineStats {
 		if eng == nil {
 			continue
 		}
-		e := eng.Stats()
-		s.Events += e.Events
-		s.Ignored += e.Ignored
-		s.Late += e.Late
-		s.Rejected += e.Rejected
-		s.Rounds += e.Rounds
-		s.WindowsClosed += e.WindowsClosed
-		s.Unscored += e.Unscored
-		s.Alerts += e.Alerts
-		for m := range s.AlertsByMetric {
-			s.AlertsByMetric[m] += e.AlertsByMetric[m]
-		}
-		s.PeerAlerts += e.PeerAlerts
-		s.SuppressedConfig += e.SuppressedConfig
-		s.SuppressedCooldown += e.SuppressedCooldown
-		s.Watermark = oldest(s.Watermark, e.Watermark)
-		s.ClosedThrough = oldest(s.ClosedThrough, e.ClosedThrough)
+		s.Merge(eng.Stats())
 	}
 	return s
-}
-
-// oldest returns the earlier of two times, a zero time meaning "none".
-func oldest(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
 }
 
 // mergeStreams emits the alerts of every stream, each stream in its own

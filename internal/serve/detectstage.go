@@ -67,7 +67,7 @@ func (d *detectStage) stats() (detect.EngineStats, baseline.StoreStats) {
 	defer d.mu.Unlock()
 	es, ss := d.retired, d.retiredStore
 	for _, t := range d.tasks {
-		addEngineStats(&es, t.eng.Stats())
+		es.Merge(t.eng.Stats())
 		st := t.store.Stats()
 		ss.Tracked += st.Tracked
 		ss.Open += st.Open
@@ -79,27 +79,6 @@ func (d *detectStage) stats() (detect.EngineStats, baseline.StoreStats) {
 		ss.Bytes += st.Bytes
 	}
 	return es, ss
-}
-
-// addEngineStats adds b's counters to a; the watermark becomes the oldest.
-func addEngineStats(a *detect.EngineStats, b detect.EngineStats) {
-	a.Events += b.Events
-	a.Ignored += b.Ignored
-	a.Late += b.Late
-	a.Rejected += b.Rejected
-	a.Rounds += b.Rounds
-	a.WindowsClosed += b.WindowsClosed
-	a.Unscored += b.Unscored
-	a.Alerts += b.Alerts
-	for i := range a.AlertsByMetric {
-		a.AlertsByMetric[i] += b.AlertsByMetric[i]
-	}
-	a.PeerAlerts += b.PeerAlerts
-	a.SuppressedConfig += b.SuppressedConfig
-	a.SuppressedCooldown += b.SuppressedCooldown
-	if !b.Watermark.IsZero() && (a.Watermark.IsZero() || b.Watermark.Before(a.Watermark)) {
-		a.Watermark = b.Watermark
-	}
 }
 
 // Partitions returns the events partitions this instance owns now, sorted.
@@ -262,7 +241,9 @@ func (d *detectStage) unregister(t *partTask) {
 	if d.tasks[t.p] == t {
 		delete(d.tasks, t.p)
 	}
-	addEngineStats(&d.retired, t.eng.Stats())
+	d.retired.Merge(t.eng.Stats())
+	// Counters carry over; event time is the live partitions' only.
+	d.retired.Watermark, d.retired.ClosedThrough = time.Time{}, time.Time{}
 	st := t.store.Stats()
 	d.retiredStore.EvictedTTL += st.EvictedTTL
 	d.retiredStore.EvictedCap += st.EvictedCap

@@ -2,7 +2,7 @@
 // writes report.md, report.json and SVG charts (throughput.svg,
 // timeline.svg) into a directory:
 //
-//	go run ./bench/cmd/report [-scale small|medium|large] [-out DIR] [-work DIR] [-gobench=false]
+//	go run ./bench/cmd/report [-scale small|medium|large] [-out DIR] [-work DIR] [-gobench=false] [-scaleout=false]
 //
 // Run it from the module root: the packages' own benchmarks are run with
 // `go test -bench` there. The small scale takes a few minutes on two cores.
@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "bench-report", "directory for report.md, report.json and the SVG charts")
 	work := fs.String("work", "", "directory for generated data (default: a temporary directory, removed after)")
 	gobench := fs.Bool("gobench", true, "also run the packages' own benchmarks with go test -bench")
+	scaleOut := fs.Bool("scaleout", true, "also measure the scale-out row (1 vs 2 instances of role all, state restore)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !*gobench {
 		sc.Benchtime = ""
 	}
-	rep, err := bench.Run(ctx, bench.Options{Scale: sc, WorkDir: *work, Log: stderr, Kafka: kafkaRow})
+	opts := bench.Options{Scale: sc, WorkDir: *work, Log: stderr, Kafka: kafkaRow}
+	if *scaleOut {
+		opts.ScaleOut = bench.ScaleRow
+	}
+	rep, err := bench.Run(ctx, opts)
 	if err != nil {
 		return err
 	}
