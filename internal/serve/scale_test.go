@@ -10,6 +10,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
 
 	"github.com/trailwatch/trailwatch/baseline"
 	"github.com/trailwatch/trailwatch/bench/workload"
@@ -143,6 +144,7 @@ func caughtUp(t testing.TB, brokers []string, group, topic string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, _ := kafka.NewConn(kafka.Security{}, nil)
+	defer conn.Transport.CloseIdleConnections()
 	n, err := kafka.PartitionCount(ctx, brokers, conn, topic)
 	if err != nil {
 		return false
@@ -151,7 +153,7 @@ func caughtUp(t testing.TB, brokers []string, group, topic string) bool {
 	for i := range parts {
 		parts[i] = i
 	}
-	cl := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	cl := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second, Transport: conn.Transport}
 	res, err := cl.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil || res.Error != nil {
 		return false
@@ -537,3 +539,100 @@ func (f *funcSink) Event(ev *ingest.Event)              { f.fn(ev) }
 func (f *funcSink) Insight(*ingest.Event, []byte)       {}
 func (f *funcSink) Reject(*ingest.Reject)               {}
 func (f *funcSink) Skip(ingest.Reason, ingest.Position) {}
+
+// TestPrekeyedInputSkipsStageOne: an input already keyed by principal
+// (murmur2) is consumed and decoded by stage 2 directly, with no events
+// topic, and raises the alerts of one engine per input partition replaying
+// that partition in order.
+func TestPrekeyedInputSkipsStageOne(t *testing.T) {
+	brokers := startCluster(t, 3)
+	msgs, _ := genMessages(t, 60, 8*time.Hour) // keyed by principal
+	cfg := scaleConfig(brokers)
+	cfg.Scale.Role = config.RoleDetect
+	cfg.Scale.Prekeyed = true
+	alerts := collect(t, brokers, cfg.Kafka.AlertsTopic)
+	produce(t, brokers, msgs)
+	a := startService(t, cfg, testLogger(t))
+	b := startService(t, cfg, testLogger(t))
+	if a.s.runsPipeline() || a.s.det == nil || a.s.det.topic != testInput {
+		t.Fatal("prekeyed detect role still runs stage 1 or reads another topic")
+	}
+	waitUntil(t, 3*time.Minute, "the input processed", func() bool {
+		return caughtUp(t, brokers, cfg.DetectGroup(), testInput)
+	})
+	for _, r := range []*running{a, b} {
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The yardstick: per input partition, one engine over its messages.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, _ := kafka.NewConn(kafka.Security{}, nil)
+	opts, _ := cfg.DecodeOptions()
+	want := map[string]bool{}
+	for p := range 3 {
+		dc := cfg.Detect
+		dc.Parallelism = 1
+		eng, err := detect.New(dc, baseline.New(cfg.BaselineOptions()), func(a *detect.Alert) { want[a.ID] = true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, _ := decode.New(opts)
+		sk := &funcSink{fn: func(ev *ingest.Event) { eng.Process(ev) }}
+		if _, err := kafka.ReadPartition(ctx, brokers, conn.Dialer, testInput, p, kafkago.FirstOffset, func(m *kafkago.Message) error {
+			return dec.DecodeMessage(m.Value, ingest.Position{Name: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}, sk)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		eng.Flush()
+		eng.Close()
+	}
+	if len(want) == 0 {
+		t.Fatal("no reference alerts")
+	}
+	got, _ := alertIDs(t, alerts.waitFor(t, time.Minute, func(m []kafkago.Message) bool {
+		ids, _ := alertIDs(t, m)
+		return len(ids) >= len(want)
+	}))
+	for id := range want {
+		if !got[id] {
+			t.Errorf("alert %s missing", id)
+		}
+	}
+	for id := range got {
+		if !want[id] {
+			t.Errorf("alert %s is not the reference's", id)
+		}
+	}
+	if n := scaleCounter(t, "trailwatch_repartition_events_produced_total", a, b); n != 0 {
+		t.Errorf("%v events produced to an events topic", n)
+	}
+}
+
+// TestRebalanceLeaksNoGoroutine: partitions moving between instances, and
+// the instances stopping, leave no goroutine behind (partition tasks, their
+// readers, committers, engines).
+func TestRebalanceLeaksNoGoroutine(t *testing.T) {
+	brokers := startCluster(t, 3)
+	msgs, _ := genMessages(t, 30, 3*time.Hour)
+	cfg := scaleConfig(brokers)
+	produceUnkeyed(t, brokers, msgs)
+	ignore := goleak.IgnoreCurrent()
+	a := startService(t, cfg, testLogger(t))
+	waitUntil(t, time.Minute, "a owns every partition", func() bool { return len(a.s.det.partitions()) == scaleParts })
+	b := startService(t, cfg, testLogger(t))
+	waitUntil(t, time.Minute, "partitions split", func() bool {
+		return len(b.s.det.partitions()) > 0 && len(a.s.det.partitions())+len(b.s.det.partitions()) == scaleParts
+	})
+	waitDrained(t, cfg)
+	for _, r := range []*running{b, a} {
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test's own producer and offset checks use kafka-go's default
+	// transport; its pooled connections are not the service's.
+	kafkago.DefaultTransport.(*kafkago.Transport).CloseIdleConnections()
+	goleak.VerifyNone(t, ignore)
+}

@@ -356,6 +356,9 @@ func (s *Service) close() {
 		if s.eng != nil {
 			s.eng.Close() //nolint:errcheck
 		}
+		// Writers and admin requests share the transport: its pooled
+		// connections outlive them until closed here.
+		s.conn.Transport.CloseIdleConnections()
 	})
 }
 
