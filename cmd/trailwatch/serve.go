@@ -40,6 +40,12 @@ every principal continuously, produces each alert as JSON to the alerts topic (k
 acknowledged by all replicas) and unusable input to the dead-letter topic, and serves /metrics,
 /healthz and /readyz. Offsets are committed only after the alerts they caused are acknowledged.
 
+It scales out on Kafka in two stages (docs/scaling.md): stage 1 decodes the raw topics and produces
+normalized events keyed by principal to scale.events_topic; stage 2 runs one detection engine per
+partition of that topic, its state in the compacted changelog scale.state_topic, restored by
+whichever instance owns the partition next. --role all (default) runs both, ingest or detect one;
+single is the one-stage pipeline with a local snapshot (--state), for one instance only.
+
 Settings come from --config, then TRAILWATCH_* environment variables (TRAILWATCH_ + the YAML path
 in upper case with '.' as '_', e.g. TRAILWATCH_KAFKA_BROKERS=b1:9092,b2:9092), then flags.
 With no brokers configured, an in-process development broker is started (data in memory only).
