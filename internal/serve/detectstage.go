@@ -292,6 +292,7 @@ type partTask struct {
 	next      int64            // offset after the last message processed; -1 before any
 	skip      map[string]int64 // principals whose restored state is newer than the start offset
 	skipUntil int64            // no skip applies at or after this offset
+	seen      rawSeen          // newest raw position applied per raw partition (not for prekeyed inputs)
 	dirty     bool             // processed since the last checkpoint
 	processed bool             // processed anything in this generation
 	ev        ingest.Event
@@ -421,6 +422,12 @@ func (t *partTask) process(m *kafkago.Message) {
 		d.s.m.deadLetters.WithLabelValues(string(ingest.ReasonBadInternalEvent)).Inc()
 		return
 	}
+	if !t.seen.fresh(&t.ev.Pos) {
+		// A copy stage 1 produced again after its group rebalanced.
+		d.m.duplicates.Inc()
+		t.eng.Observe(&t.ev)
+		return
+	}
 	t.apply(&t.ev, m.Offset)
 }
 
@@ -490,6 +497,13 @@ func (t *partTask) checkpoint(cps chan<- taskCheckpoint, final bool) {
 		d.s.m.checkpoints.WithLabelValues("error").Inc()
 		t.log.Error("state changes", zap.Error(err))
 		return
+	}
+	if t.seen != nil {
+		// After the principals: acknowledged, it implies they are.
+		v := stateValue(t.next, t.seen.encode())
+		n++
+		bytes += len(v)
+		d.enqueue(kafkago.Message{Topic: d.cfg.Scale.StateTopic, Partition: t.p, Key: positionsKey(t.p), Value: v})
 	}
 	d.m.changelogRecords.Add(float64(n))
 	d.m.changelogBytes.Add(float64(bytes))

@@ -71,6 +71,7 @@ func (t *partTask) restoreStats(ctx context.Context, committed int64) (RestoreSt
 		return RestoreStats{}, err
 	}
 	latest := map[string]stateRec{}
+	var positions []byte // the raw positions record's state, if any
 	from := kafkago.FirstOffset
 	source := "changelog"
 	var bytes, records int64
@@ -100,6 +101,7 @@ func (t *partTask) restoreStats(ctx context.Context, committed int64) (RestoreSt
 				latest[k] = stateRec{next: next, state: state}
 				bytes += int64(len(k) + len(ps.values[i]))
 			}
+			positions = ps.positions
 			from, source = ps.stateEnd, "snapshot"
 		case err == nil:
 			t.log.Warn("local snapshot is of another partition; ignoring it", zap.String("path", path))
@@ -109,9 +111,18 @@ func (t *partTask) restoreStats(ctx context.Context, committed int64) (RestoreSt
 		}
 	}
 	var foreign int
+	posKey := string(positionsKey(t.p))
 	_, err = kafka.ReadPartition(ctx, d.cfg.Kafka.Brokers, d.s.conn.Dialer, d.cfg.Scale.StateTopic, t.p, from, func(m *kafkago.Message) error {
 		records++
 		bytes += int64(len(m.Key) + len(m.Value))
+		if string(m.Key) == posKey {
+			if _, v, err := parseStateValue(m.Value); err == nil && v != nil {
+				positions = append([]byte(nil), v...)
+			} else {
+				d.m.restoreBad.Inc()
+			}
+			return nil
+		}
 		p, principal, err := parseStateKey(m.Key)
 		if err != nil || p != t.p {
 			foreign++
@@ -162,6 +173,16 @@ func (t *partTask) restoreStats(ctx context.Context, committed int64) (RestoreSt
 	}
 	t.eng, t.store = eng, st
 	t.next = -1
+	if !d.cfg.Scale.Prekeyed {
+		t.seen = rawSeen{}
+		if positions != nil {
+			if t.seen, err = decodeRawSeen(positions); err != nil {
+				d.m.restoreBad.Inc()
+				t.log.Warn("raw positions unusable; copies produced before the last checkpoint may count twice", zap.Error(err))
+				t.seen = rawSeen{}
+			}
+		}
+	}
 	if len(skip) > 0 {
 		t.skip, t.skipUntil = skip, skipUntil
 	}
@@ -199,6 +220,9 @@ func (t *partTask) writeSnapshot() {
 		return
 	}
 	ps := &partSnapshot{partition: t.p, stateEnd: end}
+	if t.seen != nil {
+		ps.positions = t.seen.encode()
+	}
 	if err := t.eng.Export(func(key string, state []byte) {
 		next := t.next
 		if ahead, ok := t.skip[key]; ok && ahead > next {

@@ -10,6 +10,7 @@ type scaleMetrics struct {
 	consumed           prometheus.Counter // stage 2: messages of owned partitions processed
 	badEvents          prometheus.Counter // stage 2: events-topic records that did not decode
 	skipped            prometheus.Counter // stage 2: events already held by restored state
+	duplicates         prometheus.Counter // stage 2: copies of events stage 1 produced again
 	owned              prometheus.Gauge
 	rebalances         prometheus.Counter
 	restoreSeconds     prometheus.Histogram
@@ -33,6 +34,7 @@ func newScaleMetrics(reg prometheus.Registerer) *scaleMetrics {
 		consumed:    c("partition", "messages_total", "Messages of owned events partitions processed."),
 		badEvents:   c("partition", "undecodable_events_total", "Events-topic records that did not decode (dead-lettered)."),
 		skipped:     c("partition", "events_already_in_state_total", "Events skipped after a restore because the principal's restored state already holds them."),
+		duplicates:  c("partition", "duplicate_events_total", "Copies of events that stage 1 produced again after a rebalance, dropped by their raw position."),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "partition", Name: "owned",
 			Help: "Events partitions this instance owns now."}),
 		rebalances: c("partition", "generations_total", "Consumer-group generations joined by the detect stage."),
@@ -46,7 +48,7 @@ func newScaleMetrics(reg prometheus.Registerer) *scaleMetrics {
 		changelogRecords:   c("state", "changelog_records_total", "State records (and tombstones) written to the changelog."),
 		changelogBytes:     c("state", "changelog_bytes_total", "Bytes of state written to the changelog."),
 	}
-	reg.MustRegister(m.produced, m.noPrincipal, m.consumed, m.badEvents, m.skipped, m.owned, m.rebalances, m.restoreSeconds,
+	reg.MustRegister(m.produced, m.noPrincipal, m.consumed, m.badEvents, m.skipped, m.duplicates, m.owned, m.rebalances, m.restoreSeconds,
 		m.restoreBytes, m.restoreRecords, m.restoredPrincipals, m.restoreBad, m.restoreErrors, m.changelogRecords, m.changelogBytes)
 	return m
 }

@@ -22,7 +22,8 @@ import (
 //
 // Layout: "TWPS", version byte, uvarint partition, uvarint stateEnd,
 // uvarint count, then count times (uvarint key length, key, uvarint value
-// length, value as in the changelog), then CRC-32C of everything before.
+// length, value as in the changelog), the uvarint length and bytes of the
+// raw positions (dedup.go), then CRC-32C of everything before.
 
 const (
 	snapMagic   = "TWPS"
@@ -39,6 +40,7 @@ type partSnapshot struct {
 	stateEnd  int64
 	keys      []string
 	values    [][]byte
+	positions []byte // raw positions (see dedup.go); nil for prekeyed inputs
 }
 
 func snapshotPath(dir, stateTopic string, p int) string {
@@ -60,6 +62,8 @@ func (ps *partSnapshot) encode() []byte {
 		put(uint64(len(ps.values[i])))
 		b.Write(ps.values[i])
 	}
+	put(uint64(len(ps.positions)))
+	b.Write(ps.positions)
 	sum := crc32.Checksum(b.Bytes(), castagnoli)
 	b.Write(binary.BigEndian.AppendUint32(nil, sum))
 	return b.Bytes()
@@ -109,6 +113,13 @@ func decodePartSnapshot(data []byte) (*partSnapshot, error) {
 		}
 		ps.keys = append(ps.keys, string(k))
 		ps.values = append(ps.values, v)
+	}
+	pos, ok := bytesOf()
+	if !ok {
+		return nil, fmt.Errorf("%w: truncated positions", errSnapshot)
+	}
+	if len(pos) > 0 {
+		ps.positions = pos
 	}
 	if len(d) != 0 {
 		return nil, fmt.Errorf("%w: trailing bytes", errSnapshot)
