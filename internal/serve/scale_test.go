@@ -656,3 +656,44 @@ func rawEvents(t testing.TB, cfg config.Config, msgs []kafkago.Message) int {
 	}
 	return n
 }
+
+// TestSeparateRoles: stage 1 and stage 2 in different processes (--role
+// ingest and --role detect) raise the alerts of the partitioned replay of
+// the events topic, each raw event applied once.
+func TestSeparateRoles(t *testing.T) {
+	brokers := startCluster(t, 3)
+	msgs, _ := genMessages(t, 40, 6*time.Hour)
+	cfg := scaleConfig(brokers)
+	alerts := collect(t, brokers, cfg.Kafka.AlertsTopic)
+	ing, det := cfg, cfg
+	ing.Scale.Role, det.Scale.Role = config.RoleIngest, config.RoleDetect
+	a := startService(t, ing, testLogger(t))
+	b := startService(t, det, testLogger(t))
+	if a.s.det != nil || !a.s.runsPipeline() || b.s.runsPipeline() || b.s.det == nil {
+		t.Fatal("roles not applied")
+	}
+	produceUnkeyed(t, brokers, msgs)
+	waitDrained(t, cfg)
+	for _, r := range []*running{a, b} {
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := referenceFromEvents(t, cfg)
+	if n := rawEvents(t, cfg, msgs); ref.applied != n {
+		t.Errorf("%d events applied once each, the input has %d", ref.applied, n)
+	}
+	want := ref.ids()
+	got, _ := alertIDs(t, alerts.waitFor(t, time.Minute, func(m []kafkago.Message) bool {
+		ids, _ := alertIDs(t, m)
+		return len(ids) >= len(want)
+	}))
+	if len(want) == 0 || len(got) != len(want) {
+		t.Errorf("%d alerts, the reference has %d", len(got), len(want))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("alert %s missing", id)
+		}
+	}
+}
