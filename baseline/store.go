@@ -103,6 +103,18 @@ type StoreStats struct {
 	Bytes      int64 // estimate of the heap held by tracked principals
 }
 
+// Merge adds b's counts to s, for callers that keep one store per partition.
+func (s *StoreStats) Merge(b StoreStats) {
+	s.Tracked += b.Tracked
+	s.Open += b.Open
+	s.Updates += b.Updates
+	s.Late += b.Late
+	s.Rejected += b.Rejected
+	s.EvictedTTL += b.EvictedTTL
+	s.EvictedCap += b.EvictedCap
+	s.Bytes += b.Bytes
+}
+
 // Store keeps per-principal baselines and open-window accumulators, split into
 // a fixed number of logical shards by a fixed hash (xxhash64) of the principal
 // key, each with its own lock on its own cache lines. Callers that need

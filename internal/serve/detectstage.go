@@ -68,15 +68,7 @@ func (d *detectStage) stats() (detect.EngineStats, baseline.StoreStats) {
 	es, ss := d.retired, d.retiredStore
 	for _, t := range d.tasks {
 		es.Merge(t.eng.Stats())
-		st := t.store.Stats()
-		ss.Tracked += st.Tracked
-		ss.Open += st.Open
-		ss.Updates += st.Updates
-		ss.Late += st.Late
-		ss.Rejected += st.Rejected
-		ss.EvictedTTL += st.EvictedTTL
-		ss.EvictedCap += st.EvictedCap
-		ss.Bytes += st.Bytes
+		ss.Merge(t.store.Stats())
 	}
 	return es, ss
 }
@@ -244,12 +236,10 @@ func (d *detectStage) unregister(t *partTask) {
 	d.retired.Merge(t.eng.Stats())
 	// Counters carry over; event time is the live partitions' only.
 	d.retired.Watermark, d.retired.ClosedThrough = time.Time{}, time.Time{}
+	// Counters carry over; what is tracked now is the live stores' only.
 	st := t.store.Stats()
-	d.retiredStore.EvictedTTL += st.EvictedTTL
-	d.retiredStore.EvictedCap += st.EvictedCap
-	d.retiredStore.Updates += st.Updates
-	d.retiredStore.Late += st.Late
-	d.retiredStore.Rejected += st.Rejected
+	st.Tracked, st.Open, st.Bytes = 0, 0, 0
+	d.retiredStore.Merge(st)
 	d.mu.Unlock()
 	d.m.owned.Dec()
 }
