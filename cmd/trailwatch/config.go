@@ -27,8 +27,16 @@ func newConfigCmd() *cobra.Command {
 			if len(cfg.Kafka.Brokers) > 0 {
 				brokers = fmt.Sprint(cfg.Kafka.Brokers)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (brokers %s, inputs %v, alerts %s, dead letters %s, http %q)\n",
-				args[0], brokers, cfg.Kafka.Inputs, cfg.Kafka.AlertsTopic, cfg.Kafka.DeadLetterTopic, cfg.HTTP.Addr)
+			topology := "role single: one engine over the inputs"
+			if sc := cfg.Scale; sc.Role != config.RoleSingle {
+				topology = fmt.Sprintf("role %s: events %s and state %s, %d partitions, placed by %s", sc.Role,
+					sc.EventsTopic, sc.StateTopic, sc.Partitions, sc.PartitionBy)
+				if sc.Prekeyed {
+					topology = fmt.Sprintf("role %s: prekeyed input, state %s", sc.Role, sc.StateTopic)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (brokers %s, inputs %v, alerts %s, dead letters %s, http %q; %s)\n",
+				args[0], brokers, cfg.Kafka.Inputs, cfg.Kafka.AlertsTopic, cfg.Kafka.DeadLetterTopic, cfg.HTTP.Addr, topology)
 			return nil
 		},
 	}
