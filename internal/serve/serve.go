@@ -42,7 +42,9 @@ type Options struct {
 	// Lookup reads the environment for secrets (nil: os.LookupEnv).
 	Lookup func(string) (string, bool)
 	// OnAlert, if set, sees every alert as it is enqueued (the demo prints
-	// them). It runs on the engine's emitting goroutine and must be quick.
+	// them). It runs on an engine's emitting goroutine and must be quick;
+	// with the scale-out topology every owned partition has an engine, so
+	// it may be called concurrently.
 	OnAlert func(*detect.Alert)
 	// ProbeInterval is how often broker reachability is checked for /readyz;
 	// default 2s.
