@@ -475,8 +475,9 @@ func (t *partTask) checkpoint(cps chan<- taskCheckpoint, final bool) {
 		d.s.m.checkpoints.WithLabelValues("skipped_busy").Inc()
 		return
 	}
-	t.eng.Sync()
 	var n, bytes int
+	// Changes syncs the engine first: every event so far applied, its
+	// alerts enqueued before the state records.
 	err := t.eng.Changes(func(key string, state []byte) {
 		v := stateValue(t.next, state)
 		n++
