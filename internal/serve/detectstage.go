@@ -109,20 +109,8 @@ func (d *detectStage) run(ctx context.Context) error {
 	outCtx, stopOut := context.WithCancel(context.Background())
 	defer stopOut()
 	d.outCtx = outCtx
-	for {
-		err := d.ensureTopics(ctx)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, kafka.ErrPartitionMismatch) || ctx.Err() != nil {
-			return err
-		}
-		d.log.Warn("events and state topics not ready; retrying", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
+	if ok, err := d.s.awaitTopics(ctx, "events and state topics", d.ensureTopics); !ok {
+		return err
 	}
 	prodDone := make(chan error, 1)
 	go func() { prodDone <- d.prod.Run(outCtx) }()

@@ -129,25 +129,13 @@ func (s *Service) pipeline(ctx context.Context) error {
 		// Stage 1 places events by partition count: the topic must have
 		// exactly scale.partitions partitions.
 		spec := []kafka.TopicSpec{{Name: s.eventsTopic, Partitions: s.cfg.Scale.Partitions, Replication: s.cfg.Scale.Replication}}
-		for {
+		ensure := func(ctx context.Context) error {
 			c, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err := kafka.EnsureTopics(c, s.cfg.Kafka.Brokers, s.conn, spec)
-			cancel()
-			if err == nil {
-				break
-			}
-			if errors.Is(err, kafka.ErrPartitionMismatch) {
-				return err
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.log.Warn("events topic not ready; retrying", zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
-			}
+			defer cancel()
+			return kafka.EnsureTopics(c, s.cfg.Kafka.Brokers, s.conn, spec)
+		}
+		if ok, err := s.awaitTopics(ctx, "events topic", ensure); !ok {
+			return err
 		}
 	}
 	fetchCtx, stopFetch := context.WithCancel(context.Background())
@@ -332,4 +320,28 @@ func (s *Service) storeLen() int {
 		return 0
 	}
 	return s.store.Len()
+}
+
+// awaitTopics runs ensure (create or check the internal topics) until it
+// succeeds, once a second while the broker is not ready. It reports false
+// when ctx ended first (err nil: a shutdown) or with a partition-count
+// mismatch, which no retry can fix.
+func (s *Service) awaitTopics(ctx context.Context, what string, ensure func(context.Context) error) (bool, error) {
+	for {
+		err := ensure(ctx)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, kafka.ErrPartitionMismatch):
+			return false, err
+		case ctx.Err() != nil:
+			return false, nil
+		}
+		s.log.Warn(what+" not ready; retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(time.Second):
+		}
+	}
 }
