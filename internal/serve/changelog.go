@@ -91,3 +91,38 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// binReader reads the uvarints and length-prefixed byte strings of the
+// records this package encodes itself (raw positions, partition snapshots).
+// After the first problem ok is false and every read returns zero values.
+type binReader struct {
+	b  []byte
+	ok bool
+}
+
+func newBinReader(b []byte) *binReader { return &binReader{b: b, ok: true} }
+
+func (r *binReader) uvarint() uint64 {
+	if !r.ok {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.ok = false
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// bytes reads a uvarint length and that many bytes (aliasing the input).
+func (r *binReader) bytes() []byte {
+	n := r.uvarint()
+	if !r.ok || n > uint64(len(r.b)) {
+		r.ok = false
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}

@@ -85,35 +85,21 @@ func (s rawSeen) encode() []byte {
 
 func decodeRawSeen(b []byte) (rawSeen, error) {
 	bad := fmt.Errorf("%w: raw positions", errChangelog)
-	get := func() (uint64, bool) {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, false
-		}
-		b = b[n:]
-		return v, true
-	}
-	n, ok := get()
-	if !ok || n > uint64(len(b)) {
+	r := newBinReader(b)
+	n := r.uvarint()
+	if !r.ok || n > uint64(len(r.b)) {
 		return nil, bad
 	}
 	s := rawSeen{}
 	for range n {
-		l, ok := get()
-		if !ok || l > uint64(len(b)) || l > 249 {
+		topic := r.bytes()
+		part, off, idx := r.uvarint(), r.uvarint(), r.uvarint()
+		if !r.ok || len(topic) > 249 || part > 1<<31-1 || off > 1<<62 || idx > 1<<62 {
 			return nil, bad
 		}
-		topic := string(b[:l])
-		b = b[l:]
-		part, ok1 := get()
-		off, ok2 := get()
-		idx, ok3 := get()
-		if !ok1 || !ok2 || !ok3 || part > 1<<31-1 || off > 1<<62 || idx > 1<<62 {
-			return nil, bad
-		}
-		s[rawPartition{topic, int32(part)}] = rawPos{int64(off), int64(idx)}
+		s[rawPartition{string(topic), int32(part)}] = rawPos{int64(off), int64(idx)}
 	}
-	if len(b) != 0 {
+	if len(r.b) != 0 {
 		return nil, bad
 	}
 	return s, nil

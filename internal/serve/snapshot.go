@@ -80,48 +80,28 @@ func decodePartSnapshot(data []byte) (*partSnapshot, error) {
 	if body[4] != snapVersion {
 		return nil, fmt.Errorf("%w: version %d", errSnapshot, body[4])
 	}
-	d := body[5:]
-	get := func() (uint64, bool) {
-		v, n := binary.Uvarint(d)
-		if n <= 0 {
-			return 0, false
-		}
-		d = d[n:]
-		return v, true
-	}
-	bytesOf := func() ([]byte, bool) {
-		n, ok := get()
-		if !ok || n > uint64(len(d)) {
-			return nil, false
-		}
-		v := d[:n]
-		d = d[n:]
-		return v, true
-	}
-	p, ok1 := get()
-	end, ok2 := get()
-	count, ok3 := get()
-	if !ok1 || !ok2 || !ok3 || count > uint64(len(d)) || p > 1<<20 || end > 1<<62 {
+	r := newBinReader(body[5:])
+	p, end, count := r.uvarint(), r.uvarint(), r.uvarint()
+	if !r.ok || count > uint64(len(r.b)) || p > 1<<20 || end > 1<<62 {
 		return nil, fmt.Errorf("%w: header", errSnapshot)
 	}
 	ps := &partSnapshot{partition: int(p), stateEnd: int64(end)}
 	for range count {
-		k, ok := bytesOf()
-		v, ok2 := bytesOf()
-		if !ok || !ok2 {
+		k, v := r.bytes(), r.bytes()
+		if !r.ok {
 			return nil, fmt.Errorf("%w: truncated record", errSnapshot)
 		}
 		ps.keys = append(ps.keys, string(k))
 		ps.values = append(ps.values, v)
 	}
-	pos, ok := bytesOf()
-	if !ok {
+	pos := r.bytes()
+	if !r.ok {
 		return nil, fmt.Errorf("%w: truncated positions", errSnapshot)
 	}
 	if len(pos) > 0 {
 		ps.positions = pos
 	}
-	if len(d) != 0 {
+	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: trailing bytes", errSnapshot)
 	}
 	return ps, nil
