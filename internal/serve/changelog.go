@@ -46,7 +46,7 @@ func parseStateKey(k []byte) (p int, principal string, err error) {
 		return 0, "", fmt.Errorf("%w: key %q", errChangelog, truncate(s, 64))
 	}
 	p, err = strconv.Atoi(s[:i])
-	if err != nil || p < 0 {
+	if err != nil || p < 0 || strconv.Itoa(p) != s[:i] { // canonical only: "-0/", "+1/", "01/" are not partitions
 		return 0, "", fmt.Errorf("%w: key %q", errChangelog, truncate(s, 64))
 	}
 	return p, s[i+1:], nil
